@@ -1,0 +1,113 @@
+"""Extractive answers: score candidate sentences, pick few non-redundant ones, cite them, or abstain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .lexical import LexicalIndex, terms
+from .records import Answer, Bulletin, Chunk, Citation, Passage, Sentence
+from .span import find_span, question_type
+
+NO_ANSWER = "The bulletins do not answer this question. The nearest passages are listed below."
+_QUESTION_TERMS = frozenset(terms("who whom whose what which when where why how many much did does do is are was were"))
+# Weights of a sentence's score: meaning (cosine), the question's rare words it contains, and
+# how well its passage ranked. Tuned on eval/questions.jsonl; the threshold is calibrated separately.
+W_DENSE, W_LEXICAL, W_PASSAGE = 0.5, 0.35, 0.15
+# A question that asks for a kind of phrase (who, where, when, how many) favours sentences
+# that contain a phrase of that kind which the question does not already say.
+W_TYPE = 0.1
+RELATIVE_CUTOFF = 0.8  # further sentences must score at least this share of the best one
+REDUNDANT_COSINE = 0.9
+FOCUS_WEIGHT = 2.0
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    index: int
+    score: float  # ranks sentences: relevance plus the answer-type bonus
+    relevance: float  # decides abstention
+    dense: float
+    lexical: float
+    passage: float
+    type_fit: bool
+
+
+def score_sentences(question: str, question_vector: np.ndarray, ranked_chunks: list[tuple[int, float]],
+                    chunks: list[Chunk], sentences: list[Sentence], sentence_vectors: np.ndarray,
+                    lexical: LexicalIndex, titles: dict[str, str]) -> list[ScoredSentence]:
+    """Score every sentence of the retrieved chunks against the question, best first.
+
+    A sentence inherits its bulletin's headline as context: question words the headline
+    already says count as present, so the words that decide are the ones the question adds.
+    """
+    if not ranked_chunks:
+        return []
+    top = ranked_chunks[0][1] or 1.0
+    prior: dict[int, float] = {}
+    for chunk_index, chunk_score in ranked_chunks:
+        for s in chunks[chunk_index].sentence_ids:
+            prior.setdefault(s, max(0.0, chunk_score / top))
+    ids = np.fromiter(prior, dtype=np.int64)
+    dense = sentence_vectors[ids] @ question_vector
+    q_terms = {t for t in terms(question) if t not in _QUESTION_TERMS}
+    idf = {t: lexical.idf(t) for t in q_terms}
+    typed = question_type(question) != "thing"
+    bulletin_ids = {sentences[s].bulletin_id for s in prior}
+    title_terms = {bid: set(terms(titles.get(bid, ""))) for bid in bulletin_ids}
+    scored = []
+    for s, cosine in zip(ids.tolist(), dense.tolist()):
+        topic = title_terms[sentences[s].bulletin_id]
+        present = set(terms(sentences[s].text)) | topic
+        # Words the headline does not say are what the question adds: they weigh double.
+        weights = {t: w * (1.0 if t in topic else FOCUS_WEIGHT) for t, w in idf.items()}
+        coverage = sum(w for t, w in weights.items() if t in present) / (sum(weights.values()) or 1.0)
+        fits = typed and find_span(question, sentences[s].text, strict=True) is not None
+        relevance = W_DENSE * cosine + W_LEXICAL * coverage + W_PASSAGE * prior[s]
+        scored.append(ScoredSentence(s, relevance + W_TYPE * fits, relevance, cosine, coverage, prior[s], fits))
+    scored.sort(key=lambda x: -x.score)
+    return scored
+
+
+def select_sentences(scored: list[ScoredSentence], sentence_vectors: np.ndarray, max_sentences: int,
+                     threshold: float) -> list[ScoredSentence]:
+    """The best sentence and up to ``max_sentences - 1`` others nearly as good and not redundant."""
+    if not scored or max(s.relevance for s in scored) < threshold:
+        return []
+    chosen = [scored[0]]
+    floor = RELATIVE_CUTOFF * scored[0].score
+    for candidate in scored[1:]:
+        if len(chosen) >= max_sentences or candidate.score < floor:
+            break
+        if candidate.relevance < threshold:
+            continue
+        similarity = max(float(sentence_vectors[candidate.index] @ sentence_vectors[c.index]) for c in chosen)
+        if similarity < REDUNDANT_COSINE:
+            chosen.append(candidate)
+    return chosen
+
+
+def compose_answer(question: str, chosen: list[ScoredSentence], sentences: list[Sentence],
+                   bulletins: dict[str, Bulletin], passages: list[Passage]) -> Answer:
+    """Order the chosen sentences (bulletin by best score, then position), number the citations."""
+    if not chosen:
+        return Answer(question, NO_ANSWER, None, True, [], passages)
+    bulletin_rank: dict[str, int] = {}
+    for c in chosen:
+        bulletin_rank.setdefault(sentences[c.index].bulletin_id, len(bulletin_rank))
+    ordered = sorted(chosen, key=lambda c: (bulletin_rank[sentences[c.index].bulletin_id],
+                                            sentences[c.index].char_start))
+    citations = []
+    for n, c in enumerate(ordered, start=1):
+        s = sentences[c.index]
+        b = bulletins[s.bulletin_id]
+        citations.append(Citation(n, b.id, b.title, b.source, s.char_start, s.char_end, s.text))
+    text = " ".join(f"{cit.quote} [{cit.n}]" for cit in citations)
+    span = None
+    for c in chosen:  # from the best sentence that offers one
+        found = find_span(question, sentences[c.index].text)
+        if found:
+            span = sentences[c.index].text[found[0]:found[1]]
+            break
+    return Answer(question, text, span, False, citations, passages)

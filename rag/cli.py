@@ -1,0 +1,174 @@
+"""The ``rag`` command: one entry point, subcommands, plain output for people and ``--json`` for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import MODES, Settings
+from .errors import RagError
+
+log = logging.getLogger("rag")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+    try:
+        return args.run(args)
+    except RagError as exc:
+        print(f"rag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Cited extractive answers over news bulletins.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--seeds", type=Path, help="folder of bulletin files (env RAG_SEEDS, default seeds/)")
+        p.add_argument("--index", type=Path, help="index folder (env RAG_INDEX, default index/)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+    p = sub.add_parser("index", help="build the index from the seeds folder")
+    common(p)
+    p.add_argument("--rebuild", action="store_true", help="rebuild even if the index is up to date")
+    p.set_defaults(run=_index)
+
+    p = sub.add_parser("ask", help="answer a question with cited sentences from the bulletins")
+    common(p)
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the response object as JSON")
+    p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+    p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--explain", action="store_true", help="show each candidate sentence's score")
+    p.set_defaults(run=_ask)
+
+    p = sub.add_parser("serve", help="run the HTTP API and the chat widget")
+    common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(run=_serve)
+
+    p = sub.add_parser("eval", help="evaluate answers and retrieval on a question set")
+    common(p)
+    p.add_argument("--questions", type=Path, help="question set (default eval/questions.jsonl)")
+    p.add_argument("--squad", type=Path, help="a SQuAD v1.1/v2.0 JSON file to evaluate on")
+    p.add_argument("--beir", type=Path, help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+    p.add_argument("--mode", choices=(*MODES, "all"), default="hybrid")
+    p.add_argument("--out", type=Path, default=Path("eval/out"), help="where to write the report")
+    p.add_argument("--limit", type=int, help="evaluate at most this many questions")
+    p.add_argument("--calibrate", action="store_true", help="also fit the abstention threshold")
+    p.set_defaults(run=_eval)
+    return parser
+
+
+def _settings(args) -> Settings:
+    return Settings.from_env(seeds=args.seeds, index=args.index)
+
+
+def _open(settings: Settings, rebuild: bool = False):
+    from .engine import Engine
+
+    bar = _ProgressBar()
+    engine, report = Engine.open(settings, rebuild=rebuild, progress=bar)
+    bar.close()
+    if report.rebuilt:
+        m = engine.stored.manifest
+        print(f"rag: built the index in {settings.index} ({report.reason}): {m['bulletins']} bulletins, "
+              f"{m['chunks']} chunks, {m['embedded']} texts embedded, {report.seconds:.1f} s", file=sys.stderr)
+    return engine
+
+
+def _index(args) -> int:
+    settings = _settings(args)
+    engine = _open(settings, rebuild=args.rebuild)
+    m = engine.stored.manifest
+    print(f"index ready in {settings.index}: {m['bulletins']} bulletins, {m['chunks']} chunks, "
+          f"{m['sentences']} sentences, model {m['model']} ({m['backend']}, {m['index_type']})")
+    return 0
+
+
+def _ask(args) -> int:
+    from .errors import QueryError
+
+    if not args.question.strip():
+        raise QueryError("the question is empty: ask something, e.g. rag ask \"Who leads the committee?\"")
+    settings = _settings(args)
+    engine = _open(settings)
+    if args.explain:
+        for row in engine.explain(args.question, args.top_k, args.mode)[:10]:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    answer = engine.ask(args.question, top_k=args.top_k, mode=args.mode)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.answer)
+    if answer.span:
+        print(f"\nShort answer: {answer.span}")
+    print()
+    if answer.abstained:
+        for i, p in enumerate(answer.passages[:3], start=1):
+            line = _line_of(engine, p.source, p.char_start)
+            print(f"  nearest {i}: {p.title} ({p.source}, line {line})")
+    for c in answer.citations:
+        print(f"[{c.n}] {c.title}\n    {c.source}, line {_line_of(engine, c.source, c.char_start)}, "
+              f"characters {c.char_start}-{c.char_end}")
+    return 0
+
+
+def _line_of(engine, source: str, offset: int) -> int:
+    return engine.files[source].text.count("\n", 0, offset) + 1
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _eval(args) -> int:
+    from eval.run import run
+
+    return run(args, _settings(args))
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr, opened at the first progress report of each stage."""
+
+    def __init__(self):
+        self._bar = None
+        self._stage = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage != self._stage:
+            self.close()
+            self._stage = stage
+            self._bar = tqdm(total=total, desc=stage, unit="text", file=sys.stderr, leave=False)
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

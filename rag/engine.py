@@ -1,0 +1,192 @@
+"""The engine: opens (or builds) the index for a corpus and answers questions from it.
+
+An ``Engine`` is an immutable snapshot of one index generation. Changing the corpus builds a
+new engine (reusing the embedder and cached vectors); callers swap the reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import indexing, store
+from .answer import compose_answer, score_sentences, select_sentences
+from .config import MODES, PROJECT_ROOT, Settings
+from .corpus import SourceFile, read_corpus
+from .embedding import Embedder
+from .errors import CorpusError, IndexStateError, NotFoundError, QueryError
+from .lexical import LexicalIndex
+from .records import Answer, Bulletin, Passage
+from .retrieval import Filters, Retriever
+from .store import StoredIndex
+
+log = logging.getLogger(__name__)
+MAX_TOP_K = 50
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    return Embedder(settings.model_path, backend=settings.backend, batch_size=settings.batch_size,
+                    query_threads=settings.query_threads, index_threads=settings.index_threads,
+                    name=settings.model_name)
+
+
+def read_sources(settings: Settings) -> list[SourceFile]:
+    """The corpus: every bulletin file under the seeds folder and the uploads folder."""
+    files = read_corpus(settings.seeds, PROJECT_ROOT)
+    if settings.uploads.is_dir():
+        files += read_corpus(settings.uploads, PROJECT_ROOT)
+    if not files:
+        raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt or .md file")
+    return files
+
+
+@dataclass
+class OpenReport:
+    rebuilt: bool
+    reason: str  # why it was rebuilt, or "" when loaded as is
+    seconds: float
+
+
+class Engine:
+    def __init__(self, settings: Settings, embedder: Embedder, files: list[SourceFile],
+                 stored: StoredIndex, vector_index):
+        self.settings = settings
+        self.embedder = embedder
+        self.files = {f.source: f for f in files}
+        self.stored = stored
+        self.bulletins = {b.id: b for b in stored.bulletins}
+        self._verify_offsets()
+        self.titles = titles = {b.id: b.title for b in stored.bulletins}
+        self.lexical = LexicalIndex([indexing.chunk_embedding_text(titles[c.bulletin_id], c.text)
+                                     for c in stored.chunks])
+        self.retriever = Retriever(stored.chunk_vectors, vector_index, self.lexical,
+                                   [c.bulletin_id for c in stored.chunks],
+                                   {b.id: b.date for b in stored.bulletins})
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,
+             progress: indexing.Progress | None = None,
+             files: list[SourceFile] | None = None) -> tuple["Engine", OpenReport]:
+        """Load the index for the corpus, rebuilding it when missing, stale, broken or asked to."""
+        started = time.perf_counter()
+        files = read_sources(settings) if files is None else files
+        embedder = embedder or load_embedder(settings)
+        expected = indexing.manifest_for(settings, files)
+        loaded, reason, previous = None, "rebuild requested" if rebuild else "", None
+        try:
+            loaded = store.load(settings.index)
+        except IndexStateError as exc:
+            reason = f"the index is broken ({exc})"
+        if loaded is None and not reason:
+            reason = "there is no index yet"
+        if loaded is not None:
+            previous = loaded[0]
+            reason = reason or indexing.stale_reason(previous.manifest, expected) or ""
+            if not reason and previous.manifest.get("dimension") != embedder.dimension:
+                reason = "the embedding dimension changed"
+        if reason:
+            log.info("building the index in %s: %s", settings.index, reason)
+            stored, vector_index = indexing.build(settings, files, embedder, previous, progress)
+        else:
+            stored, vector_index = loaded
+        engine = cls(settings, embedder, files, stored, vector_index)
+        return engine, OpenReport(bool(reason), reason, time.perf_counter() - started)
+
+    def _verify_offsets(self) -> None:
+        """Every stored sentence must still slice out of its file: never serve a broken citation."""
+        for s in self.stored.sentences:
+            source = self.bulletins[s.bulletin_id].source
+            f = self.files.get(source)
+            if f is None or f.text[s.char_start:s.char_end] != s.text:
+                raise IndexStateError(f"index records no longer match {source}: rebuild with `rag index`")
+
+    # --- questions -------------------------------------------------------------------------
+
+    def check_query(self, question: str, top_k: int | None, mode: str | None) -> tuple[str, int, str]:
+        if not isinstance(question, str) or not question.strip():
+            raise QueryError("the question is empty: ask something, e.g. rag ask \"Who leads the committee?\"")
+        if len(question) > self.settings.max_question_chars:
+            raise QueryError(f"the question is {len(question)} characters long; the limit is "
+                             f"{self.settings.max_question_chars}")
+        top_k = self.settings.top_k if top_k is None else top_k
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise QueryError(f"top_k must be between 1 and {MAX_TOP_K}")
+        mode = mode or self.settings.mode
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        return question.strip(), top_k, mode
+
+    def check_filters(self, filters: Filters) -> None:
+        for bid in filters.bulletin_ids or ():
+            if bid not in self.bulletins:
+                raise NotFoundError(f"unknown bulletin id {bid!r}: GET /bulletins lists them")
+
+    def search(self, question: str, top_k: int | None = None, mode: str | None = None,
+               filters: Filters = Filters()) -> tuple[list[Passage], list[tuple[int, float]], np.ndarray]:
+        """Ranked passages for a question, with the raw chunk ranking and the question vector."""
+        question, top_k, mode = self.check_query(question, top_k, mode)
+        self.check_filters(filters)
+        vector = self.embedder.encode_query(question) if mode != "bm25" else None
+        ranked = self.retriever.search(question, vector, mode, top_k, filters)
+        return [self._passage(i, score) for i, score in ranked], ranked, vector
+
+    def ask(self, question: str, top_k: int | None = None, mode: str | None = None,
+            filters: Filters = Filters()) -> Answer:
+        """A cited extractive answer, or an abstention with the nearest passages."""
+        started = time.perf_counter()
+        passages, ranked, vector = self.search(question, top_k, mode, filters)
+        question = question.strip()
+        if vector is None:  # bm25 mode still scores sentences by meaning
+            vector = self.embedder.encode_query(question)
+        retrieved = time.perf_counter()
+        stored = self.stored
+        scored = score_sentences(question, vector, ranked, stored.chunks, stored.sentences,
+                                 stored.sentence_vectors, self.lexical, self.titles)
+        chosen = select_sentences(scored, stored.sentence_vectors, self.settings.max_sentences,
+                                  self.settings.abstain_threshold)
+        answer = compose_answer(question, chosen, stored.sentences, self.bulletins, passages)
+        for citation in answer.citations:  # the invariant, checked on every answer
+            text = self.files[citation.source].text
+            if text[citation.char_start:citation.char_end] != citation.quote:
+                raise IndexStateError("a citation no longer matches its source: rebuild with `rag index`")
+        done = time.perf_counter()
+        answer.timings_ms.update(retrieve=_ms(retrieved - started), answer=_ms(done - retrieved),
+                                 total=_ms(done - started))
+        return answer
+
+    def explain(self, question: str, top_k: int | None = None, mode: str | None = None,
+                filters: Filters = Filters()) -> list[dict]:
+        """Each candidate sentence's score parts, best first (for tuning and ``rag ask --explain``)."""
+        _, ranked, vector = self.search(question, top_k, mode, filters)
+        if vector is None:
+            vector = self.embedder.encode_query(question.strip())
+        stored = self.stored
+        scored = score_sentences(question, vector, ranked, stored.chunks, stored.sentences,
+                                 stored.sentence_vectors, self.lexical, self.titles)
+        return [{"score": round(s.score, 4), "dense": round(s.dense, 4), "lexical": round(s.lexical, 4),
+                 "passage": round(s.passage, 4), "relevance": round(s.relevance, 4), "type_fit": s.type_fit, "text": stored.sentences[s.index].text} for s in scored]
+
+    # --- bulletins -------------------------------------------------------------------------
+
+    def bulletin(self, bulletin_id: str) -> Bulletin:
+        try:
+            return self.bulletins[bulletin_id]
+        except KeyError:
+            raise NotFoundError(f"unknown bulletin id {bulletin_id!r}") from None
+
+    def bulletin_text(self, bulletin_id: str) -> str:
+        b = self.bulletin(bulletin_id)
+        return self.files[b.source].text[b.char_start:b.char_end]
+
+    def _passage(self, chunk_index: int, score: float) -> Passage:
+        c = self.stored.chunks[chunk_index]
+        b = self.bulletins[c.bulletin_id]
+        return Passage(b.id, b.title, b.source, c.char_start, c.char_end, c.text, round(float(score), 6))
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)

@@ -1,0 +1,21 @@
+"""Domain exceptions: each message says what is wrong and what to do."""
+
+
+class RagError(Exception):
+    """Base class for errors a user can act on."""
+
+
+class CorpusError(RagError):
+    """The bulletin corpus cannot be read (missing folder, unreadable file, no bulletins)."""
+
+
+class IndexStateError(RagError):
+    """The index on disk is missing, stale, corrupt or cannot be written."""
+
+
+class QueryError(RagError):
+    """The question or its options are invalid."""
+
+
+class NotFoundError(RagError):
+    """A bulletin id that does not exist."""

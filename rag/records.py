@@ -1,0 +1,69 @@
+"""Plain records of the domain, each defined once and serialised as is by the API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Bulletin:
+    id: str
+    title: str
+    source: str  # path as shown to users (relative to the project root for the default seeds)
+    char_start: int
+    char_end: int
+    date: str | None  # ISO date stated in the text, if any
+
+
+@dataclass(frozen=True)
+class Sentence:
+    bulletin_id: str
+    char_start: int
+    char_end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: int
+    bulletin_id: str
+    char_start: int
+    char_end: int
+    text: str
+    sentence_ids: tuple[int, ...]  # indexes into the sentence table
+
+
+@dataclass(frozen=True)
+class Passage:
+    bulletin_id: str
+    title: str
+    source: str
+    char_start: int
+    char_end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    bulletin_id: str
+    title: str
+    source: str
+    char_start: int
+    char_end: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    span: str | None
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

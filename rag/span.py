@@ -1,0 +1,147 @@
+"""The short answer span: the phrase of an answer sentence that the question asks for.
+
+No reader model ships in a wheel, so this is a typed candidate picker: the question's wh-word
+says what kind of phrase it wants (a person or organisation, a place, a date, a quantity),
+the sentence offers candidates of each kind, and the nearest candidate to the question's own
+words that does not merely repeat them wins. It returns ``None`` rather than guess.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .lexical import stem_words, terms
+
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+_SP = r"[ \u00a0]"
+_DATE = re.compile(
+    rf"\b{_MONTH}{_SP}+\d{{1,2}}(?:st|nd|rd|th)?(?:,{_SP}*(?:19|20)\d\d)?\b"
+    rf"|\b{_MONTH}{_SP}+(?:19|20)\d\d\b"
+    rf"|\b\d{{1,2}}{_SP}+{_MONTH}(?:{_SP}+(?:19|20)\d\d)?\b"
+    r"|\b(?:19|20)\d\d(?:[–-](?:19|20)?\d\d)?\b"
+)
+_SCALE = r"(?:hundred|thousand|million|billion|trillion)"
+_UNIT = (r"(?:%|percent|per{_SP}cent|°C|degrees(?:{_SP}Celsius)?|tonnes|tons|kilowatts|kilowatt-hours|"
+         r"megawatts|gigawatts|yuan|dollars|euros|people|years|months|days|kilometres|kilometers|"
+         r"hectares|standards|members|countries|departments|companies|emitters)").replace("{_SP}", _SP)
+_NUMBER = re.compile(
+    rf"(?:(?:about|around|nearly|almost|over|more{_SP}than|less{_SP}than|at{_SP}least|no{_SP}fewer{_SP}than){_SP}+)?"
+    rf"(?:\$|¥|€)?\d[\d,]*(?:\.\d+)?(?:{_SP}*{_SCALE})?(?:{_SP}*{_UNIT})?"
+    rf"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    rf"sixty|hundred)(?:{_SP}+{_SCALE})?(?:{_SP}+{_UNIT})?\b",
+    re.IGNORECASE,
+)
+_CAP = r"(?:[A-Z][\w'’\-\.]*|[0-9]+(?:st|nd|rd|th))"
+_CAPS = re.compile(rf"{_CAP}(?:(?:{_SP}+(?:of|the|and|for|on|de|du|van|von|al)){{0,2}}{_SP}+{_CAP})*")
+_PLACE_TAIL = re.compile(rf",{_SP}*([A-Z][\w\-]+)")
+_ORG_WORDS = frozenset(
+    "ministry administration committee institute academy commission council panel report plan bank "
+    "university department agency office association market organization organisation company group "
+    "corporation party government state national people's congress assessment synthesis board centre "
+    "center conference programme program fund union".split()
+)
+_SENTENCE_STARTERS = frozenset("the a an on in by at this that these those it its as after before for "
+                               "from with under over during since when while and but or".split())
+_WH = [
+    ("date", re.compile(r"\b(when|what (year|date|day|month)|which (year|date|day|month)|since when|by when)\b")),
+    ("number", re.compile(r"\b(how (many|much|large|big|far|long|high|old)|what (percentage|share|proportion|"
+                          r"amount|number|rate|volume)|what (was|is|were|are) the (rate|share|volume|number|"
+                          r"amount|turnover|percentage))\b")),
+    ("place", re.compile(r"\b(where|(in|at) (which|what) (city|country|place|town|province)|"
+                         r"which (city|country|town|province))\b")),
+    ("agent", re.compile(r"\b(who|whom|whose|which (organisation|organization|ministry|body|agency|department|"
+                         r"institute|company))\b")),
+]
+
+
+def question_type(question: str) -> str:
+    q = question.lower()
+    for kind, pattern in _WH:
+        if pattern.search(q):
+            return kind
+    return "thing"
+
+
+def find_span(question: str, sentence: str, strict: bool = False) -> tuple[int, int] | None:
+    """Offsets (within ``sentence``) of the short answer, or ``None`` if no candidate fits.
+
+    ``strict`` accepts only a candidate of the exact kind asked for (a person for "who",
+    a place after a preposition for "where").
+    """
+    kind = question_type(question)
+    q_terms = set(terms(question))
+    anchors = _anchor_positions(sentence, q_terms)
+    best: tuple[float, int, int] | None = None
+    for start, end, cand_kind in _candidates(sentence, kind):
+        cand_terms = terms(sentence[start:end])
+        if not cand_terms:
+            continue
+        repeated = sum(t in q_terms for t in cand_terms) / len(cand_terms)
+        if repeated >= 0.5:
+            continue
+        fit = _type_fit(kind, cand_kind, sentence, start, end)
+        if strict and fit < 1.5:
+            continue
+        score = fit - 0.5 * repeated
+        if anchors:
+            distance = min(abs(a - start) if a < start else abs(a - end) for a in anchors)
+            score -= min(distance, 200) / 200
+        if best is None or score > best[0]:
+            best = (score, start, end)
+    if best is None or best[0] < 0:
+        return None
+    return best[1], best[2]
+
+
+def _anchor_positions(sentence: str, q_terms: set[str]) -> list[int]:
+    """Where the sentence says one of the question's own words."""
+    matches = list(re.finditer(r"\w+", sentence))
+    stems = stem_words([m.group().casefold() for m in matches])
+    return [m.start() for m, stem in zip(matches, stems) if stem in q_terms]
+
+
+def _candidates(sentence: str, kind: str):
+    if kind in ("date", "thing"):
+        for m in _DATE.finditer(sentence):
+            yield m.start(), m.end(), "date"
+    if kind in ("number", "thing"):
+        for m in _NUMBER.finditer(sentence):
+            if not _DATE.fullmatch(m.group()) or kind == "number":
+                yield m.start(), m.end(), "number"
+    if kind in ("agent", "place", "thing"):
+        for m in _CAPS.finditer(sentence):
+            start, end = m.start(), m.end()
+            words = m.group().split()
+            if words[0].lower() in _SENTENCE_STARTERS:
+                if len(words) == 1:
+                    continue
+                start += len(words[0])
+                while sentence[start] in " \u00a0":
+                    start += 1
+            if _DATE.fullmatch(sentence[start:end]) or _MONTH_ONLY.fullmatch(sentence[start:end]):
+                continue
+            end = end - 1 if sentence[end - 1] == "." and not re.search(r"\b[A-Z]\.$", sentence[start:end]) else end
+            if kind == "place":
+                tail = _PLACE_TAIL.match(sentence, end)
+                if tail:
+                    yield start, tail.end(), "place"
+            yield start, end, "caps"
+
+
+_MONTH_ONLY = re.compile(rf"{_MONTH}(?:{_SP}+\d+)?")
+
+
+def _type_fit(kind: str, cand_kind: str, sentence: str, start: int, end: int) -> float:
+    words = sentence[start:end].replace("\u00a0", " ").split()
+    orgish = any(w.lower().strip(",.") in _ORG_WORDS for w in words)
+    before = sentence[max(0, start - 6):start].lower()
+    if kind == "agent":
+        person = 2 <= len(words) <= 3 and not orgish and not sentence[start:end].isupper()
+        return 1.0 + (0.6 if person else 0.0)
+    if kind == "place":
+        prepositioned = bool(re.search(r"\b(in|at|from|to)[ \u00a0]+$", before))
+        return 1.0 + (0.5 if prepositioned else 0.0) + (0.3 if cand_kind == "place" else 0.0) - (0.6 if orgish else 0.0)
+    if kind in ("date", "number"):
+        return 1.5
+    return 0.6 if cand_kind == "caps" else 0.5

@@ -1,0 +1,130 @@
+"""Normalisation for matching, and sentence boundaries with exact character offsets.
+
+Offsets always refer to the original text. Normalised strings are copies used only
+to compare and tokenise.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_SPACE = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n[ \t\u00a0\u3000]*\n")
+
+
+def normalize(text: str) -> str:
+    """Copy of ``text`` for matching: NFKC (non-breaking spaces become spaces), casefold, single spaces."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def strip_range(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``[start, end)`` so it neither starts nor ends with whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Ranges of the paragraphs (runs of non-blank lines) inside ``text[start:end]``."""
+    out = []
+    cursor = start
+    for match in _BLANK_LINE.finditer(text, start, end):
+        out.append(strip_range(text, cursor, match.start()))
+        cursor = match.end()
+    out.append(strip_range(text, cursor, end))
+    return [(s, e) for s, e in out if e > s]
+
+
+@lru_cache(maxsize=4)
+def _segmenter(language: str):
+    import pysbd
+
+    return pysbd.Segmenter(language=language, clean=False, char_span=True)
+
+
+def split_sentences(text: str, start: int, end: int, language: str = "en") -> list[tuple[int, int]]:
+    """Sentence ranges inside ``text[start:end]``, never crossing a line break between paragraphs.
+
+    Each line of a paragraph that does not end a sentence (a headline, a subtitle) is kept
+    with the sentence after it only when the line break is a soft wrap.
+    """
+    ranges: list[tuple[int, int]] = []
+    for p_start, p_end in paragraphs(text, start, end):
+        for l_start, l_end in _logical_lines(text, p_start, p_end):
+            ranges.extend(_segment(text, l_start, l_end, language))
+    return ranges
+
+
+def _logical_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split a paragraph at line breaks that end a line without sentence punctuation
+    followed by a line of its own (a headline or subtitle), keep soft-wrapped lines together."""
+    lines = []
+    cursor = start
+    while True:
+        newline = text.find("\n", cursor, end)
+        if newline == -1:
+            lines.append((cursor, end))
+            break
+        lines.append((cursor, newline))
+        cursor = newline + 1
+    groups: list[tuple[int, int]] = []
+    for l_start, l_end in lines:
+        l_start, l_end = strip_range(text, l_start, l_end)
+        if l_end <= l_start:
+            continue
+        if groups and not _is_standalone_line(text[groups[-1][0]:groups[-1][1]]):
+            groups[-1] = (groups[-1][0], l_end)
+        else:
+            groups.append((l_start, l_end))
+    return groups
+
+
+def _is_standalone_line(line: str) -> bool:
+    """A line that ends with sentence punctuation, or a short line without any (a headline)."""
+    stripped = line.rstrip()
+    if not stripped:
+        return True
+    if stripped[-1] in ".!?;:\"'”’)":
+        return True
+    return len(stripped.split()) <= 16
+
+
+def _segment(text: str, start: int, end: int, language: str) -> list[tuple[int, int]]:
+    piece = text[start:end]
+    try:
+        spans = _segmenter(language).segment(piece)
+    except Exception:  # pysbd fails on a few pathological inputs; keep the line whole
+        return [(start, end)]
+    out = []
+    cursor = 0
+    for span in spans:
+        sent = span.sent
+        found = piece.find(sent, cursor) if sent else -1
+        if found == -1:  # pysbd offsets can drift; fall back to its own span
+            found = max(span.start, cursor)
+            sent_end = max(span.end, found)
+        else:
+            sent_end = found + len(sent)
+        s, e = strip_range(piece, found, min(sent_end, len(piece)))
+        if e > s:
+            out.append((start + s, start + e))
+        cursor = max(cursor, sent_end)
+    if not out:
+        return [(start, end)]
+    # Anything pysbd skipped stays attached to the sentence before it.
+    merged = [out[0]]
+    for s, e in out[1:]:
+        merged.append((max(s, merged[-1][1]), e))
+    return merged
+
+
+_WORD = re.compile(r"[\w][\w'’\-\.]*\w|\w", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens of a normalised copy of ``text``."""
+    return [w.replace("’", "'") for w in _WORD.findall(normalize(text))]

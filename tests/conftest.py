@@ -1,0 +1,43 @@
+"""Session fixtures: the real bundled model and a real index of the seeds, built once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.config import PROJECT_ROOT, Settings
+from rag.engine import Engine, load_embedder
+
+SEEDS = PROJECT_ROOT / "seeds"
+SEED_FILE = SEEDS / "china-climate-digest.txt"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return load_embedder(Settings())
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("seed-index")
+
+
+@pytest.fixture(scope="session")
+def settings(seed_index) -> Settings:
+    return Settings(seeds=SEEDS, index=seed_index)
+
+
+@pytest.fixture(scope="session")
+def engine(settings, embedder) -> Engine:
+    engine, _ = Engine.open(settings, embedder)
+    return engine
+
+
+@pytest.fixture
+def corpus_copy(tmp_path) -> Path:
+    """A private copy of the seeds that a test may change."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    return folder
