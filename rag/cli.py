@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=(*MODES, "all"), default="hybrid")
     p.add_argument("--out", type=Path, default=Path("eval/out"), help="where to write the report")
     p.add_argument("--limit", type=int, help="evaluate at most this many questions")
+    p.add_argument("--sample", type=int, help="draw this many questions with random.Random(0) (default all)")
     p.add_argument("--calibrate", action="store_true", help="also fit the abstention threshold")
     p.set_defaults(run=_eval)
     return parser

@@ -1,0 +1,1 @@
+"""Offline evaluation: question sets, metrics, the report, and the `rag eval` driver."""

@@ -1,0 +1,147 @@
+"""Evaluation metrics as pure functions: retrieval, answers, spans, abstention, latency.
+
+Every function takes plain values (ranked ids, strings, booleans, numbers) and returns a number,
+or ``None`` when the metric is undefined for its input (no relevant document, no abstention).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from typing import Iterable, Sequence
+
+# --- retrieval ------------------------------------------------------------------------------
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float | None:
+    """Share of the relevant documents found in the first ``k`` of ``ranked``."""
+    relevant = set(relevant)
+    if not relevant:
+        return None
+    return len(relevant.intersection(ranked[:k])) / len(relevant)
+
+
+def reciprocal_rank(ranked: Sequence[str], relevant: Iterable[str]) -> float | None:
+    """1 / rank of the first relevant document, 0 when none was retrieved."""
+    relevant = set(relevant)
+    if not relevant:
+        return None
+    for rank, doc in enumerate(ranked, start=1):
+        if doc in relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], relevance: dict[str, float], k: int = 10) -> float | None:
+    """Normalised discounted cumulative gain with linear gains (as trec_eval and BEIR compute it)."""
+    ideal = sorted((g for g in relevance.values() if g > 0), reverse=True)[:k]
+    if not ideal:
+        return None
+    dcg = sum(relevance.get(doc, 0.0) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg
+
+
+def dedupe(ids: Iterable[str]) -> list[str]:
+    """The ids in first-seen order, each once (passages of one bulletin count as one document)."""
+    return list(dict.fromkeys(ids))
+
+
+# --- answers (SQuAD normalisation) ---------------------------------------------------------
+
+_PUNCTUATION = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str | None, golds: Sequence[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised gold answer."""
+    if not golds:
+        return 0.0
+    pred = normalize_answer(prediction or "")
+    return float(any(pred == normalize_answer(g) for g in golds))
+
+
+def token_f1(prediction: str | None, golds: Sequence[str]) -> float:
+    """Best token-overlap F1 of the prediction against any gold answer."""
+    pred_tokens = normalize_answer(prediction or "").split()
+    best = 0.0
+    for gold in golds:
+        gold_tokens = normalize_answer(gold).split()
+        common = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+        if not common:
+            continue
+        precision, recall = common / len(pred_tokens), common / len(gold_tokens)
+        best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def contains_answer(text: str | None, golds: Sequence[str]) -> bool:
+    """Whether ``text`` says a gold answer: its normalised tokens appear as one run in the text's."""
+    haystack = normalize_answer(text or "").split()
+    for gold in golds:
+        needle = normalize_answer(gold).split()
+        if needle and any(haystack[i:i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1)):
+            return True
+    return False
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+# --- abstention -----------------------------------------------------------------------------
+
+
+def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> dict[str, float | None]:
+    """Precision and recall of abstaining on unanswerable questions; false abstentions on answerable ones."""
+    pairs = list(zip(abstained, answerable))
+    abstentions = [can for did, can in pairs if did]
+    unanswerable = [did for did, can in pairs if not can]
+    answerable_ones = [did for did, can in pairs if can]
+    return {
+        "abstention_precision": _share(not can for can in abstentions),
+        "abstention_recall": _share(unanswerable),
+        "false_abstention_rate": _share(answerable_ones),
+    }
+
+
+def abstention_accuracy(abstained: Sequence[bool], answerable: Sequence[bool]) -> float | None:
+    """Share of questions where the engine abstained exactly when the question is unanswerable."""
+    return _share(did != can for did, can in zip(abstained, answerable))
+
+
+# --- citations and summaries ----------------------------------------------------------------
+
+
+def citation_is_valid(source_text: str, char_start: int, char_end: int, quote: str) -> bool:
+    """A citation is valid when its character range slices its quote out of the source text."""
+    return 0 <= char_start <= char_end <= len(source_text) and source_text[char_start:char_end] == quote
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the defined values, ``None`` when there is none."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The ``p``-th percentile (0-100) with linear interpolation between ranks (numpy's default)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * p / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _share(flags: Iterable[bool]) -> float | None:
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else None

@@ -1,0 +1,200 @@
+"""`rag eval`: ask every question of a suite in each retrieval mode, score it, write the report.
+
+Own questions run against the configured seeds and index. SQuAD and BEIR sets are written as a
+corpus of bulletin files into a temporary folder and indexed there, never in the configured
+``index/``. Exit code 1 when any citation fails to slice back to its quote.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rag.config import MODES, PROJECT_ROOT, Settings
+from rag.corpus import read_text
+from rag.engine import Engine, load_embedder
+
+from . import calibrate, datasets, metrics, report
+
+RETRIEVAL_TOP_K = 20  # passages fetched to rank documents; several passages may share a bulletin
+RANK_DEPTH = 10  # documents scored by recall@k, MRR and nDCG
+
+
+def run(args, settings: Settings, embedder=None) -> int:
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    embedder = embedder or load_embedder(settings)
+    started = time.perf_counter()
+    result: dict = {"modes": modes, "abstain_threshold": settings.abstain_threshold,
+                    "model": settings.model_name, "top_k": settings.top_k, "suites": {}}
+    details: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        for suite in _suites(args, Path(tmp)):
+            suite_settings = settings
+            if suite.seeds is not None:  # a generated corpus: index it beside it, never in index/
+                index = suite.seeds.parent / "index"
+                suite_settings = settings.with_(seeds=suite.seeds, index=index, uploads=index / "uploads")
+            engine, opened = Engine.open(suite_settings, embedder, progress=_IndexProgress())
+            m = engine.stored.manifest
+            print(f"{suite.name}: {len(suite.questions)} questions over {m['bulletins']} bulletins "
+                  f"({m['chunks']} chunks), index {'built' if opened.rebuilt else 'loaded'} in "
+                  f"{opened.seconds:.1f} s", file=sys.stderr)
+            section = {"source": suite.source, "questions": len(suite.questions),
+                       "bulletins": m["bulletins"], "chunks": m["chunks"],
+                       "index_seconds": round(opened.seconds, 1), "retrieval_only": suite.retrieval_only,
+                       "modes": {}, "by_kind": {}}
+            texts: dict[str, str] = {}
+            for mode in modes:
+                records = [evaluate_question(engine, suite, q, mode, texts)
+                           for q in tqdm(suite.questions, desc=f"{suite.name} {mode}", unit="q", file=sys.stderr)]
+                section["modes"][mode] = summarize(records, suite.retrieval_only)
+                section["by_kind"][mode] = _by_kind(records, suite.retrieval_only)
+                details += [{"suite": suite.name, **r} for r in records]
+            if getattr(args, "calibrate", False) and suite.name == "own":
+                result["calibration"] = _calibrate(engine, suite, modes, settings)
+            result["suites"][suite.name] = section
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    out = Path(args.out)
+    report.write(result, details, out)
+    print(report.terminal_table(result))
+    print(f"\nreport: {out / 'report.md'}, {out / 'report.json'}, {out / 'report.png'}")
+    invalid = [(name, mode) for name, s in result["suites"].items() for mode, m in s["modes"].items()
+               if m.get("citation_validity") is not None and m["citation_validity"] < 1.0]
+    if invalid:
+        print(f"rag eval: citation validity below 100% in {invalid}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _suites(args, tmp: Path) -> list[datasets.Suite]:
+    n = getattr(args, "sample", None)
+    limit = getattr(args, "limit", None)
+    suites = []
+    if getattr(args, "questions", None) or not (getattr(args, "squad", None) or getattr(args, "beir", None)):
+        path = Path(args.questions or datasets.OWN_QUESTIONS)
+        suites.append(datasets.Suite("own", str(path), datasets.load_questions(path), None, None))
+    if getattr(args, "squad", None):
+        questions, keys = datasets.load_squad(args.squad, tmp / "squad" / "corpus")
+        suites.append(datasets.Suite("squad", str(args.squad), questions, tmp / "squad" / "corpus", keys))
+    if getattr(args, "beir", None):
+        questions, keys = datasets.load_beir(args.beir, tmp / "beir" / "corpus")
+        suites.append(datasets.Suite("beir", str(args.beir), questions, tmp / "beir" / "corpus", keys,
+                                     retrieval_only=True))
+    return [datasets.Suite(s.name, s.source, datasets.sample(s.questions, n)[:limit], s.seeds, s.doc_keys,
+                           s.retrieval_only) for s in suites]
+
+
+def evaluate_question(engine: Engine, suite: datasets.Suite, q: datasets.Question, mode: str,
+                      texts: dict[str, str]) -> dict:
+    """One question in one mode: its retrieval ranks, and unless retrieval-only, its answer's scores.
+
+    ``texts`` caches the cited files as read from disk, by source.
+    """
+    record: dict = {"id": q.id, "mode": mode, "kind": q.kind, "answerable": q.answerable}
+    t0 = time.perf_counter()
+    passages, _, _ = engine.search(q.text, top_k=RETRIEVAL_TOP_K, mode=mode)
+    search_ms = (time.perf_counter() - t0) * 1000
+    if q.relevant:
+        ranked = metrics.dedupe(suite.doc_key(p.title, p.source) for p in passages)[:RANK_DEPTH]
+        record.update({f"recall@{k}": metrics.recall_at_k(ranked, q.relevant, k) for k in (1, 5, 10)})
+        record["rr"] = metrics.reciprocal_rank(ranked, q.relevant)
+        record["ndcg@10"] = metrics.ndcg_at_k(ranked, q.relevant, 10)
+    if suite.retrieval_only:
+        record["latency_ms"] = round(search_ms, 2)
+        return record
+    t0 = time.perf_counter()
+    answer = engine.ask(q.text, mode=mode)
+    record["latency_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    quotes = [c.quote for c in answer.citations]
+    record.update(abstained=answer.abstained, span=answer.span, citations=len(quotes),
+                  valid_citations=sum(_citation_valid(c, texts) for c in answer.citations),
+                  words=sum(metrics.word_count(t) for t in quotes))
+    if q.answerable:
+        record.update(hit1=metrics.contains_answer(quotes[0] if quotes else "", q.answers),
+                      hit=metrics.contains_answer(" ".join(quotes), q.answers),
+                      em=metrics.exact_match(answer.span, q.answers),
+                      f1=metrics.token_f1(answer.span, q.answers),
+                      cited_gold=any(suite.doc_key(c.title, c.source) in q.relevant for c in answer.citations)
+                      if q.relevant else None)
+    return record
+
+
+def summarize(records: list[dict], retrieval_only: bool) -> dict:
+    """Mean metrics over the records of one mode."""
+    def avg(key, rows=records):
+        return metrics.mean(float(r[key]) if r.get(key) is not None else None for r in rows)
+
+    latency = [r["latency_ms"] for r in records]
+    out = {"n": len(records), **{k: avg(k) for k in ("recall@1", "recall@5", "recall@10")},
+           "mrr": avg("rr"), "ndcg@10": avg("ndcg@10"),
+           "latency_p50_ms": metrics.percentile(latency, 50), "latency_p95_ms": metrics.percentile(latency, 95),
+           "latencies_ms": latency}
+    if retrieval_only:
+        return out
+    answerable = [r for r in records if r["answerable"]]
+    answered = [r for r in records if not r["abstained"]]
+    citations = sum(r["citations"] for r in records)
+    out.update({
+        "answerable": len(answerable), "unanswerable": len(records) - len(answerable),
+        "hit@1": avg("hit1", answerable), "hit": avg("hit", answerable), "cited_gold": avg("cited_gold", answerable),
+        "span_em": avg("em", answerable), "span_f1": avg("f1", answerable),
+        "answer_words": avg("words", answered),
+        **metrics.abstention_scores([r["abstained"] for r in records], [r["answerable"] for r in records]),
+        "citations": citations,
+        "citation_validity": sum(r["valid_citations"] for r in records) / citations if citations else None,
+    })
+    return out
+
+
+def _by_kind(records: list[dict], retrieval_only: bool) -> dict:
+    kinds = sorted({r["kind"] for r in records if r["kind"]})
+    if len(kinds) < 2:
+        return {}
+    table = {}
+    for kind in kinds:
+        rows = [r for r in records if r["kind"] == kind]
+        s = summarize(rows, retrieval_only)
+        table[kind] = {k: s.get(k) for k in ("n", "recall@1", "mrr", "hit@1", "hit", "span_f1",
+                                               "false_abstention_rate", "abstention_recall")}
+    return table
+
+
+def _calibrate(engine: Engine, suite: datasets.Suite, modes: list[str], settings: Settings) -> dict:
+    fitted = {}
+    for mode in modes:
+        scores = [calibrate.max_relevance(engine, q.text, mode)
+                  for q in tqdm(suite.questions, desc=f"calibrate {mode}", unit="q", file=sys.stderr)]
+        fitted[mode] = calibrate.calibration(scores, [q.answerable for q in suite.questions],
+                                             settings.abstain_threshold)
+    return {"mode": settings.mode if settings.mode in fitted else modes[0], "by_mode": fitted}
+
+
+def _citation_valid(citation, texts: dict[str, str]) -> bool:
+    """Read the cited file from disk (not the engine's copy) and slice it."""
+    if citation.source not in texts:
+        path = Path(citation.source)
+        texts[citation.source] = read_text(path if path.is_absolute() else PROJECT_ROOT / path) or ""
+    return metrics.citation_is_valid(texts[citation.source], citation.char_start, citation.char_end, citation.quote)
+
+
+class _IndexProgress:
+    """A tqdm bar for each stage of an index build."""
+
+    def __init__(self):
+        self._bar, self._stage = None, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            if self._bar is not None:
+                self._bar.close()
+            self._stage = stage
+            self._bar = tqdm(total=total, desc=f"index: {stage}", unit="text", file=sys.stderr, leave=False)
+        if self._bar is not None:
+            self._bar.n = done
+            self._bar.refresh()
+            if done >= total:
+                self._bar.close()
+                self._bar = None
