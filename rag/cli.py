@@ -19,7 +19,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
     try:
         return args.run(args)
     except RagError as exc:
@@ -138,7 +137,13 @@ def _serve(args) -> int:
     from api.app import create_app
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    engine = _open(settings)  # builds the index with a progress bar before the server starts
+    logging.getLogger("api").setLevel(logging.INFO)
+    logging.getLogger("api.access").setLevel(logging.INFO)
+    print(f"rag: serving {len(engine.stored.bulletins)} bulletins on http://{args.host}:{args.port} "
+          f"(chat at /, API docs at /docs)", file=sys.stderr)
+    uvicorn.run(create_app(settings, engine), host=args.host, port=args.port, log_level="info",
+                access_log=False)  # the app logs one JSON line per request itself
     return 0
 
 

@@ -40,6 +40,7 @@ class SourceFile:
     source: str
     path: Path
     text: str
+    single: bool = False  # one bulletin per file (uploads): never split at headlines
 
 
 def display_source(path: Path, root: Path) -> str:
@@ -50,7 +51,7 @@ def display_source(path: Path, root: Path) -> str:
         return str(path)
 
 
-def read_corpus(folder: Path, display_root: Path) -> list[SourceFile]:
+def read_corpus(folder: Path, display_root: Path, single: bool = False) -> list[SourceFile]:
     """Every ``.txt``/``.md`` file under ``folder`` (sorted, links out of the folder skipped)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -69,7 +70,7 @@ def read_corpus(folder: Path, display_root: Path) -> list[SourceFile]:
         text = read_text(path)
         if text is None:
             continue
-        files.append(SourceFile(display_source(path, display_root), path, text))
+        files.append(SourceFile(display_source(path, display_root), path, text, single))
     return files
 
 
@@ -100,18 +101,19 @@ def read_text(path: Path) -> str | None:
     return None
 
 
-def split_bulletins(text: str, source: str, fallback_title: str = "") -> list[Bulletin]:
+def split_bulletins(text: str, source: str, fallback_title: str = "", single: bool = False) -> list[Bulletin]:
     """Split a file into bulletins: a headline line, optional subtitle, then paragraphs.
 
     A new bulletin starts at a headline after two or more blank lines, or after one blank
     line when the block's first line reads as a headline (short, no closing punctuation).
-    A file without a headline is one bulletin titled ``fallback_title``.
+    A file without a headline is one bulletin titled ``fallback_title``; so is every
+    file when ``single``.
     """
     blocks = _blocks(text)
     if not blocks:
         return []
     starts = [0]
-    for i in range(1, len(blocks)):
+    for i in range(1, 0 if single else len(blocks)):
         b_start, b_end, blanks_before = blocks[i]
         first_line = _first_line(text, b_start, b_end)
         if _is_headline(first_line) and (

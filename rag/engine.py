@@ -38,7 +38,7 @@ def read_sources(settings: Settings) -> list[SourceFile]:
     """The corpus: every bulletin file under the seeds folder and the uploads folder."""
     files = read_corpus(settings.seeds, PROJECT_ROOT)
     if settings.uploads.is_dir():
-        files += read_corpus(settings.uploads, PROJECT_ROOT)
+        files += read_corpus(settings.uploads, PROJECT_ROOT, single=True)
     if not files:
         raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt or .md file")
     return files
@@ -69,16 +69,19 @@ class Engine:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,
-             progress: indexing.Progress | None = None,
-             files: list[SourceFile] | None = None) -> tuple["Engine", OpenReport]:
-        """Load the index for the corpus, rebuilding it when missing, stale, broken or asked to."""
+             progress: indexing.Progress | None = None, files: list[SourceFile] | None = None,
+             current: "Engine | None" = None) -> tuple["Engine", OpenReport]:
+        """Load the index for the corpus, rebuilding it when missing, stale, broken or asked to.
+
+        ``current``, an engine already in memory, stands in for the index on disk (live updates).
+        """
         started = time.perf_counter()
         files = read_sources(settings) if files is None else files
         embedder = embedder or load_embedder(settings)
         expected = indexing.manifest_for(settings, files)
         loaded, reason, previous = None, "rebuild requested" if rebuild else "", None
         try:
-            loaded = store.load(settings.index)
+            loaded = (current.stored, current.retriever.vector_index) if current else store.load(settings.index)
         except IndexStateError as exc:
             reason = f"the index is broken ({exc})"
         if loaded is None and not reason:

@@ -52,7 +52,7 @@ def split_corpus(files: list[SourceFile], settings: Settings) -> tuple[list[Bull
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
     for f in files:
-        for bulletin in split_bulletins(f.text, f.source, fallback_title=_title_from_path(f.path)):
+        for bulletin in split_bulletins(f.text, f.source, _title_from_path(f.path), f.single):
             bulletins.append(bulletin)
             start, end = body_range(f.text, bulletin)
             first = len(sentences)

@@ -46,6 +46,8 @@ class LexicalIndex:
     def __init__(self, texts: list[str]):
         import bm25s
 
+        # bm25s sets its logger to DEBUG on import; let the application's logging decide.
+        logging.getLogger("bm25s").setLevel(logging.NOTSET)
         self.size = len(texts)
         self._vocab: dict[str, int] = {}
         corpus_ids: list[list[int]] = []

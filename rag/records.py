@@ -67,3 +67,8 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ChatAnswer(Answer):
+    searched_question: str = ""  # the question actually searched, follow-ups made self-contained

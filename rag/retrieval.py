@@ -49,7 +49,7 @@ class Retriever:
     def __init__(self, chunk_vectors: np.ndarray, vector_index, lexical: LexicalIndex,
                  chunk_bulletin: list[str], bulletin_dates: dict[str, str | None]):
         self._vectors = chunk_vectors
-        self._index = vector_index
+        self.vector_index = vector_index
         self._lexical = lexical
         self._chunk_bulletin = np.asarray(chunk_bulletin, dtype=object)
         self._chunk_date = np.asarray([bulletin_dates.get(b) or "" for b in chunk_bulletin], dtype=object)
@@ -72,7 +72,7 @@ class Retriever:
         if self.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if allowed is None:
-            scores, ids = self._index.search(query_vector[None, :].astype(np.float32), min(n, self.size))
+            scores, ids = self.vector_index.search(query_vector[None, :].astype(np.float32), min(n, self.size))
             keep = ids[0] >= 0
             return ids[0][keep].astype(np.int64), scores[0][keep]
         candidates = np.flatnonzero(allowed)

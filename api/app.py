@@ -1,0 +1,55 @@
+"""create_app: the FastAPI application, its lifespan (model and index loaded once), middleware."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from rag.config import Settings
+from rag.engine import Engine
+from rag.live import LiveIndex
+
+from . import errors, routes
+from .middleware import BodyLimit, RateLimit, RequestContext
+
+log = logging.getLogger("api")
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The app for ``settings``; pass an already opened ``engine`` to skip loading at start-up."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        opened = engine
+        if opened is None:
+            opened, report = await run_in_threadpool(Engine.open, settings)
+            log.info("index %s in %.1f s%s", "built" if report.rebuilt else "loaded", report.seconds,
+                     f" ({report.reason})" if report.reason else "")
+        app.state.live = LiveIndex(opened)
+        yield
+
+    app = FastAPI(title="bulletin-rag", version="0.1.0", lifespan=lifespan,
+                  description="Cited extractive answers over news bulletins. Every citation's quote is "
+                              "exactly source[char_start:char_end].")
+    app.state.settings = settings
+    errors.install(app)
+    routes.install_refusals(app)
+    app.include_router(routes.router)
+    if STATIC.is_dir():
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="static")
+    # Outermost last: the request id exists before any limit answers.
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "DELETE"],
+                       allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
+                       expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(RequestContext)
+    return app

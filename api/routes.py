@@ -1,0 +1,131 @@
+"""Thin routes: turn HTTP into core calls and back. CPU-bound work runs in the thread pool (sync defs)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, Header, Request
+
+from rag.chat import resolve_question
+from rag.errors import QueryError
+from rag.live import LiveIndex
+from rag.records import Answer, ChatAnswer, Passage
+from rag.retrieval import Filters
+
+from .errors import error_response
+from .schemas import AskRequest, BulletinInfo, BulletinText, ChatRequest, ErrorBody, Filtered, NewBulletin, Ready
+
+router = APIRouter()
+ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 413, 422, 429, 503)}
+
+
+def live_index(request: Request) -> LiveIndex:
+    return request.app.state.live
+
+
+def _filters(body: Filtered) -> Filters:
+    return Filters(
+        bulletin_ids=frozenset(body.bulletin_ids) if body.bulletin_ids else None,
+        date_from=body.date_from.isoformat() if body.date_from else None,
+        date_to=body.date_to.isoformat() if body.date_to else None,
+    )
+
+
+def _record_timings(request: Request, answer: Answer) -> None:
+    request.state.timings = answer.timings_ms
+
+
+@router.post("/ask", response_model=Answer, responses=ERRORS, summary="Answer a question with cited sentences")
+def ask(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Answer:
+    answer = live.engine.ask(body.question, body.top_k, body.mode, _filters(body))
+    _record_timings(request, answer)
+    return answer
+
+
+@router.post("/search", response_model=list[Passage], responses=ERRORS, summary="Ranked passages only")
+def search(body: AskRequest, live: LiveIndex = Depends(live_index)) -> list[Passage]:
+    passages, _, _ = live.engine.search(body.question, body.top_k, body.mode, _filters(body))
+    return passages
+
+
+@router.post("/chat", response_model=ChatAnswer, responses=ERRORS,
+             summary="Answer the last user message, resolving follow-ups with the earlier turns")
+def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(live_index)) -> ChatAnswer:
+    if not any(m.role == "user" and m.content.strip() for m in body.messages):
+        raise QueryError("messages hold no user question")
+    if body.messages[-1].role != "user":
+        raise QueryError("the last message must be the user's question")
+    last = body.messages[-1].content
+    live.engine.check_query(last, body.top_k, body.mode)  # limits apply to what the user typed
+    searched = resolve_question([(m.role, m.content) for m in body.messages])
+    answer = live.engine.ask(searched, body.top_k, body.mode, _filters(body))
+    _record_timings(request, answer)
+    return ChatAnswer(**{**asdict(answer), "question": last.strip(),
+                         "citations": answer.citations, "passages": answer.passages},
+                      searched_question=searched)
+
+
+@router.get("/bulletins", response_model=list[BulletinInfo], summary="Every bulletin: id, title, date, source, size")
+def list_bulletins(live: LiveIndex = Depends(live_index)) -> list[BulletinInfo]:
+    return [_info(b) for b in live.engine.stored.bulletins]
+
+
+@router.get("/bulletins/{bulletin_id}", response_model=BulletinText, responses=ERRORS,
+            summary="One bulletin with its full original text")
+def get_bulletin(bulletin_id: str, live: LiveIndex = Depends(live_index)) -> BulletinText:
+    engine = live.engine
+    b = engine.bulletin(bulletin_id)
+    return BulletinText(**_info(b).model_dump(), text=engine.bulletin_text(bulletin_id))
+
+
+def require_api_key(request: Request, authorization: str | None = Header(None)) -> None:
+    configured = request.app.state.settings.api_key
+    if not configured:
+        raise _Refused(403, "forbidden", "writing is disabled on this server: set RAG_API_KEY to enable it")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), configured.encode()):
+        raise _Refused(401, "unauthorized", "a valid API key is required: send Authorization: Bearer <key>")
+
+
+@router.post("/bulletins", response_model=BulletinInfo, status_code=201, responses={**ERRORS, 401: {"model": ErrorBody},
+             403: {"model": ErrorBody}}, dependencies=[Depends(require_api_key)], summary="Add a bulletin")
+def add_bulletin(body: NewBulletin, live: LiveIndex = Depends(live_index)) -> BulletinInfo:
+    date = body.date.isoformat() if body.date else None
+    return _info(live.add(body.title, body.text, date, body.source))
+
+
+@router.delete("/bulletins/{bulletin_id}", response_model=BulletinInfo, responses={**ERRORS, 401: {"model": ErrorBody},
+               403: {"model": ErrorBody}, 409: {"model": ErrorBody}}, dependencies=[Depends(require_api_key)],
+               summary="Remove a bulletin added through the API")
+def delete_bulletin(bulletin_id: str, live: LiveIndex = Depends(live_index)) -> BulletinInfo:
+    return _info(live.delete(bulletin_id))
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict:
+    return {"ok": True}
+
+
+@router.get("/readyz", response_model=Ready, summary="The index is loaded")
+def readyz(live: LiveIndex = Depends(live_index)) -> Ready:
+    engine = live.engine
+    return Ready(ready=True, bulletins=len(engine.stored.bulletins), chunks=len(engine.stored.chunks),
+                 model=engine.settings.model_name)
+
+
+def _info(b) -> BulletinInfo:
+    return BulletinInfo(id=b.id, title=b.title, date=b.date, source=b.source, char_start=b.char_start,
+                        char_end=b.char_end, size=b.char_end - b.char_start)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        self.status, self.code, self.message = status, code, message
+
+
+def install_refusals(app) -> None:
+    @app.exception_handler(_Refused)
+    async def refused(request: Request, exc: _Refused):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(request, exc.status, exc.code, exc.message, headers)

@@ -1,0 +1,72 @@
+"""Request and response models: the contract, and the OpenAPI schema for free."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+class Filtered(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int | None = Field(None, ge=1, le=50, description="passages to retrieve (default 5)")
+    mode: Mode | None = Field(None, description="retrieval mode (default hybrid)")
+    bulletin_ids: list[str] | None = Field(None, max_length=200, description="search only these bulletins")
+    date_from: dt.date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD)")
+    date_to: dt.date | None = Field(None, description="only bulletins dated on or before (YYYY-MM-DD)")
+
+
+class AskRequest(Filtered):
+    question: str = Field(..., description="the question, at most 2,000 characters",
+                          examples=["Where did the IPCC release its Synthesis Report?"])
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(..., max_length=20_000)
+
+
+class ChatRequest(Filtered):
+    messages: list[Message] = Field(..., min_length=1, max_length=50)
+
+
+class NewBulletin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(..., min_length=1, max_length=300)
+    text: str = Field(..., min_length=1, max_length=200_000)
+    date: dt.date | None = None
+    source: str | None = Field(None, max_length=100, description="name of the source, used in the file name")
+
+
+class BulletinInfo(BaseModel):
+    id: str
+    title: str
+    date: str | None
+    source: str
+    char_start: int
+    char_end: int
+    size: int = Field(..., description="characters")
+
+
+class BulletinText(BulletinInfo):
+    text: str = Field(..., description="the bulletin's original text: source[char_start:char_end]")
+
+
+class Ready(BaseModel):
+    ready: bool
+    bulletins: int
+    chunks: int
+    model: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    code: str
+    request_id: str | None = None

@@ -1,0 +1,102 @@
+"""A live index: answers from the current engine while bulletins are added or removed.
+
+Writes are serialised; each one persists the bulletin file (fsync, rename), builds the next
+engine (only the changed bulletin is embedded; the rest comes from the vector cache) and
+swaps it in. Readers keep using the engine they started with until the swap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from pathlib import Path
+
+from .engine import Engine, read_sources
+from .errors import NotFoundError, QueryError
+from .fileio import write_atomic
+from .records import Bulletin
+from .text import normalize
+
+log = logging.getLogger(__name__)
+MAX_TITLE_CHARS = 300
+MAX_TEXT_CHARS = 200_000
+
+
+class ReadOnlyBulletinError(QueryError):
+    """A bulletin that comes from the seeds folder, which the API does not rewrite."""
+
+
+class LiveIndex:
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._write_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def add(self, title: str, text: str, date: str | None = None, source_name: str | None = None) -> Bulletin:
+        """Persist a new bulletin, index it, and return its record."""
+        title, text = _clean_line(title, "title", MAX_TITLE_CHARS), (text or "").strip()
+        if not text:
+            raise QueryError("the bulletin text is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise QueryError(f"the bulletin text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        header = title if not date else f"{title}\n{date}"
+        body = f"{header}\n\n{text}\n"
+        with self._write_lock:
+            settings = self._engine.settings
+            name = _file_name(title, body, source_name)
+            path = Path(settings.uploads) / name
+            write_atomic(path, body.encode("utf-8"))  # durable before we say so
+            try:
+                self._rebuild()
+            except Exception:
+                path.unlink(missing_ok=True)
+                raise
+            for b in self._engine.stored.bulletins:
+                if self._engine.files[b.source].path.resolve() == path.resolve():
+                    log.info("added bulletin %s (%s)", b.id, b.source)
+                    return b
+        raise RuntimeError("the added bulletin is missing from the rebuilt index")
+
+    def delete(self, bulletin_id: str) -> Bulletin:
+        """Remove a bulletin that was added through the API."""
+        with self._write_lock:
+            engine = self._engine
+            bulletin = engine.bulletin(bulletin_id)
+            path = engine.files[bulletin.source].path
+            uploads = Path(engine.settings.uploads).resolve()
+            if not path.resolve().is_relative_to(uploads):
+                raise ReadOnlyBulletinError(
+                    f"bulletin {bulletin_id!r} comes from {bulletin.source}, which the API does not "
+                    "rewrite: edit that file to remove it")
+            path.unlink()
+            self._rebuild()
+            log.info("deleted bulletin %s", bulletin_id)
+            return bulletin
+
+    def _rebuild(self) -> None:
+        engine = self._engine
+        new_engine, report = Engine.open(engine.settings, engine.embedder, files=read_sources(engine.settings),
+                                         current=engine)
+        log.info("index swapped in %.2f s (%s)", report.seconds, report.reason or "unchanged")
+        self._engine = new_engine
+
+
+def _clean_line(value: str, field: str, limit: int) -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise QueryError(f"the bulletin {field} is empty")
+    if len(value) > limit:
+        raise QueryError(f"the bulletin {field} is {len(value)} characters; the limit is {limit}")
+    return value
+
+
+def _file_name(title: str, body: str, source_name: str | None) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", normalize(title)).strip("-")[:60].strip("-") or "bulletin"
+    prefix = re.sub(r"[^a-z0-9]+", "-", normalize(source_name or "")).strip("-")[:30].strip("-")
+    digest = hashlib.sha1(body.encode("utf-8")).hexdigest()[:8]
+    return f"{prefix + '-' if prefix else ''}{slug}-{digest}.txt"

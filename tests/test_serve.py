@@ -1,0 +1,85 @@
+"""The README's own commands against a real `rag serve` process on loopback (docs that run)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from rag.config import PROJECT_ROOT
+from rag.text import normalize
+
+pytestmark = pytest.mark.slow
+README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stderr.read()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server not ready in time")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    index = tmp_path_factory.mktemp("serve-index")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def readme_commands(prefix: str) -> list[str]:
+    """Commands shown in the README's code blocks that start with ``prefix``."""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", README, re.S)
+    lines = [line.removeprefix("$ ") for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith(prefix)]
+
+
+def test_readme_curl_examples_answer(server):
+    commands = readme_commands("curl ")
+    assert commands, "the README shows no curl example"
+    for command in commands:
+        command = command.replace("localhost:8000", f"127.0.0.1:{server}")
+        output = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60).stdout
+        data = json.loads(output)
+        if "ask" in command:
+            assert "Interlaken" in data["answer"] and data["citations"], output
+
+
+def test_readme_rag_ask_example_prints_what_it_shows(server):
+    (example,) = re.findall(r"\$ (\.venv/bin/rag ask [^\n]*)\n(.*?)```", README, re.S)
+    command, shown = example
+    args = shlex.split(command)[1:]
+    result = subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
+                            timeout=300, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr
+    printed = normalize(result.stdout)
+    for line in shown.strip().splitlines():
+        assert normalize(line) in printed, line
