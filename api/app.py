@@ -28,18 +28,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        opened = engine
-        if opened is None:
+        if engine is None:
             opened, report = await run_in_threadpool(Engine.open, settings)
             log.info("index %s in %.1f s%s", "built" if report.rebuilt else "loaded", report.seconds,
                      f" ({report.reason})" if report.reason else "")
-        app.state.live = LiveIndex(opened)
+            app.state.live = LiveIndex(opened)
         yield
 
     app = FastAPI(title="bulletin-rag", version="0.1.0", lifespan=lifespan,
                   description="Cited extractive answers over news bulletins. Every citation's quote is "
                               "exactly source[char_start:char_end].")
     app.state.settings = settings
+    if engine is not None:  # usable at once, even by clients that do not run the lifespan
+        app.state.live = LiveIndex(engine)
     errors.install(app)
     routes.install_refusals(app)
     app.include_router(routes.router)

@@ -19,7 +19,6 @@ _STATUS = [
     (ReadOnlyBulletinError, 409, "read_only"),
     (QueryError, 422, "invalid_request"),
     (CorpusError, 422, "invalid_bulletin"),
-    (IndexStateError, 503, "index_unavailable"),
 ]
 
 
@@ -32,6 +31,10 @@ def error_response(request: Request, status: int, code: str, message: str, heade
 def install(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError):
+        if isinstance(exc, IndexStateError):  # its message names server paths: log it, don't send it
+            log.error("index unavailable on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(request, 503, "index_unavailable",
+                                  "the index is unavailable; the server log has the cause")
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
                 return error_response(request, status, code, str(exc))

@@ -52,11 +52,10 @@ def search(body: AskRequest, live: LiveIndex = Depends(live_index)) -> list[Pass
 @router.post("/chat", response_model=ChatAnswer, responses=ERRORS,
              summary="Answer the last user message, resolving follow-ups with the earlier turns")
 def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(live_index)) -> ChatAnswer:
-    if not any(m.role == "user" and m.content.strip() for m in body.messages):
+    users = [m.content for m in body.messages if m.role == "user"]
+    if not users:
         raise QueryError("messages hold no user question")
-    if body.messages[-1].role != "user":
-        raise QueryError("the last message must be the user's question")
-    last = body.messages[-1].content
+    last = users[-1]
     live.engine.check_query(last, body.top_k, body.mode)  # limits apply to what the user typed
     searched = resolve_question([(m.role, m.content) for m in body.messages])
     answer = live.engine.ask(searched, body.top_k, body.mode, _filters(body))

@@ -20,27 +20,36 @@ class Filtered(BaseModel):
     date_to: dt.date | None = Field(None, description="only bulletins dated on or before (YYYY-MM-DD)")
 
 
+# The engine checks these limits itself, with messages people understand; the schema states them
+# for clients and fuzzers without pydantic's wording.
+QUESTION_SCHEMA = {"minLength": 1, "maxLength": 2000, "pattern": r"\S"}
+
+
 class AskRequest(Filtered):
-    question: str = Field(..., description="the question, at most 2,000 characters",
-                          examples=["Where did the IPCC release its Synthesis Report?"])
+    question: str = Field(..., description="the question: 1 to 2,000 characters, not only spaces",
+                          examples=["Where did the IPCC release its Synthesis Report?"],
+                          json_schema_extra=QUESTION_SCHEMA)
 
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(..., max_length=20_000)
+    content: str = Field(..., max_length=20_000, json_schema_extra={"minLength": 1, "pattern": r"\S"})
 
 
 class ChatRequest(Filtered):
     messages: list[Message] = Field(..., min_length=1, max_length=50)
 
 
+VISIBLE = r"[^\s\x00-\x1f\x7f]"  # at least one visible character (control characters are dropped)
+
+
 class NewBulletin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(..., min_length=1, max_length=300)
-    text: str = Field(..., min_length=1, max_length=200_000)
+    title: str = Field(..., min_length=1, max_length=300, json_schema_extra={"pattern": VISIBLE})
+    text: str = Field(..., min_length=1, max_length=200_000, json_schema_extra={"pattern": VISIBLE})
     date: dt.date | None = None
     source: str | None = Field(None, max_length=100, description="name of the source, used in the file name")
 

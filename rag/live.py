@@ -39,7 +39,7 @@ class LiveIndex:
 
     def add(self, title: str, text: str, date: str | None = None, source_name: str | None = None) -> Bulletin:
         """Persist a new bulletin, index it, and return its record."""
-        title, text = _clean_line(title, "title", MAX_TITLE_CHARS), (text or "").strip()
+        title, text = _clean_line(title, "title", MAX_TITLE_CHARS), _CONTROL.sub("", text or "").strip()
         if not text:
             raise QueryError("the bulletin text is empty")
         if len(text) > MAX_TEXT_CHARS:
@@ -60,7 +60,9 @@ class LiveIndex:
                 if self._engine.files[b.source].path.resolve() == path.resolve():
                     log.info("added bulletin %s (%s)", b.id, b.source)
                     return b
-        raise RuntimeError("the added bulletin is missing from the rebuilt index")
+            path.unlink(missing_ok=True)
+            self._rebuild()
+        raise QueryError("the bulletin could not be indexed: its text has no readable content")
 
     def delete(self, bulletin_id: str) -> Bulletin:
         """Remove a bulletin that was added through the API."""
@@ -86,8 +88,11 @@ class LiveIndex:
         self._engine = new_engine
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _clean_line(value: str, field: str, limit: int) -> str:
-    value = " ".join((value or "").split())
+    value = " ".join(_CONTROL.sub("", value or "").split())
     if not value:
         raise QueryError(f"the bulletin {field} is empty")
     if len(value) > limit:

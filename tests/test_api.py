@@ -134,7 +134,10 @@ def test_unknown_bulletin_and_route_are_404_json(client):
 def test_chat_validation(client):
     assert client.post("/chat", json={"messages": []}).status_code == 422
     only_assistant = client.post("/chat", json={"messages": [{"role": "assistant", "content": "hi"}]})
-    assert only_assistant.status_code == 422
+    assert only_assistant.status_code == 422 and "no user question" in only_assistant.json()["error"]
+    trailing = client.post("/chat", json={"messages": [{"role": "user", "content": IPCC},
+                                                       {"role": "assistant", "content": "..."}]})
+    assert "Interlaken" in trailing.json()["answer"]  # the last user message is answered
     assert client.post("/chat", json={"messages": [{"role": "robot", "content": "hi"}]}).status_code == 422
 
 
