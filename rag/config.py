@@ -44,6 +44,7 @@ class Settings:
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: int = 120
     hnsw_threshold: int = 50_000
+    max_file_bytes: int = 20_000_000  # larger corpus files are skipped with a warning
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

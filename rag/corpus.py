@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -51,14 +52,24 @@ def display_source(path: Path, root: Path) -> str:
         return str(path)
 
 
-def read_corpus(folder: Path, display_root: Path, single: bool = False) -> list[SourceFile]:
-    """Every ``.txt``/``.md`` file under ``folder`` (sorted, links out of the folder skipped)."""
+def read_corpus(folder: Path, display_root: Path, single: bool = False,
+                max_bytes: int = 20_000_000) -> list[SourceFile]:
+    """Every ``.txt``/``.md`` file under ``folder``, sorted.
+
+    Files that are not bulletins (empty, binary, undecodable, over ``max_bytes``, or links that
+    lead out of the folder) are skipped with a one-line warning naming the file and the reason.
+    Symbolic links to folders are not followed.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise CorpusError(f"seeds folder not found: {folder} (set --seeds or RAG_SEEDS)")
     root = folder.resolve()
+    paths = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        paths += [Path(dirpath) / name for name in filenames]
     files = []
-    for path in sorted(folder.rglob("*")):
+    for path in sorted(paths):
         if path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
             continue
         resolved = path.resolve()
@@ -66,6 +77,10 @@ def read_corpus(folder: Path, display_root: Path, single: bool = False) -> list[
             log.warning("skipping %s: it links outside the corpus folder", path)
             continue
         if not resolved.is_file():
+            continue
+        size = resolved.stat().st_size
+        if size > max_bytes:
+            log.warning("skipping %s: %d bytes is over the %d-byte limit (RAG_MAX_FILE_BYTES)", path, size, max_bytes)
             continue
         text = read_text(path)
         if text is None:
@@ -204,12 +219,12 @@ def _is_headline(line: str) -> bool:
     line = line.lstrip("#").strip()
     if not line or len(line.split()) > _MAX_HEADLINE_WORDS:
         return False
-    return line[-1] not in ".!?;:,"
+    return line[-1] not in ".!?;:,。！？；：，"
 
 
 def _block_ends_sentence(text: str, block: tuple[int, int, int]) -> bool:
     """A previous block that ends like prose: the headline after it starts a new bulletin."""
-    return text[block[0]:block[1]].rstrip()[-1:] in (".", "!", "?", "”", '"', ")")
+    return text[block[0]:block[1]].rstrip()[-1:] in (".", "!", "?", "”", '"', ")", "。", "！", "？")
 
 
 def _clean_title(line: str) -> str:

@@ -36,9 +36,9 @@ def load_embedder(settings: Settings) -> Embedder:
 
 def read_sources(settings: Settings) -> list[SourceFile]:
     """The corpus: every bulletin file under the seeds folder and the uploads folder."""
-    files = read_corpus(settings.seeds, PROJECT_ROOT)
+    files = read_corpus(settings.seeds, PROJECT_ROOT, max_bytes=settings.max_file_bytes)
     if settings.uploads.is_dir():
-        files += read_corpus(settings.uploads, PROJECT_ROOT, single=True)
+        files += read_corpus(settings.uploads, PROJECT_ROOT, single=True, max_bytes=settings.max_file_bytes)
     if not files:
         raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt or .md file")
     return files

@@ -11,6 +11,7 @@ import unicodedata
 from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
+MAX_SENTENCE_CHARS = 1500  # longer "sentences" (tables, unpunctuated dumps) are cut at spaces
 _BLANK_LINE = re.compile(r"\n[ \t\u00a0\u3000]*\n")
 
 
@@ -55,8 +56,25 @@ def split_sentences(text: str, start: int, end: int, language: str = "en") -> li
     ranges: list[tuple[int, int]] = []
     for p_start, p_end in paragraphs(text, start, end):
         for l_start, l_end in _logical_lines(text, p_start, p_end):
-            ranges.extend(_segment(text, l_start, l_end, language))
+            for s, e in _segment(text, l_start, l_end, language):
+                ranges.extend(_cap_length(text, s, e))
     return ranges
+
+
+def _cap_length(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut a range longer than MAX_SENTENCE_CHARS into pieces, at a space where there is one."""
+    out = []
+    while end - start > MAX_SENTENCE_CHARS:
+        cut = start + MAX_SENTENCE_CHARS
+        space = max(text.rfind(" ", start + MAX_SENTENCE_CHARS // 2, cut), text.rfind("\n", start, cut))
+        cut = space if space > start else cut
+        piece = strip_range(text, start, cut)
+        if piece[1] > piece[0]:
+            out.append(piece)
+        start, _ = strip_range(text, cut, end)
+    if end > start:
+        out.append((start, end))
+    return out
 
 
 def _logical_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
