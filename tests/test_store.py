@@ -1,5 +1,6 @@
 """Index persistence: staleness, rebuild, atomic generations, broken files."""
 
+import numpy as np
 import pytest
 
 from rag import store
@@ -65,3 +66,64 @@ def test_unwritable_index_folder_is_a_clear_error(tmp_path, corpus_copy, embedde
     blocker.write_text("not a folder")
     with pytest.raises(IndexStateError, match="cannot write the index"):
         Engine.open(Settings(seeds=corpus_copy, index=blocker), embedder)
+
+
+def test_unchanged_corpus_reembeds_nothing(tmp_path, corpus_copy, embedder):
+    settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
+    first, _ = Engine.open(settings, embedder)
+    assert first.stored.manifest["embedded"] > 0
+    again, report = Engine.open(settings, embedder, rebuild=True)
+    assert report.rebuilt and again.stored.manifest["embedded"] == 0
+    assert np.array_equal(again.stored.chunk_vectors, first.stored.chunk_vectors)
+
+
+def test_vector_index_is_exact_below_the_threshold_and_hnsw_at_it():
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = store.build_vector_index(vectors, hnsw_threshold=len(vectors) + 1)
+    approximate = store.build_vector_index(vectors, hnsw_threshold=len(vectors))
+    assert type(exact).__name__ == "IndexFlatIP"
+    assert type(approximate).__name__ == "IndexHNSWFlat"
+    queries = vectors[:200] + 0.3 * rng.standard_normal((200, 64)).astype(np.float32)
+    _, truth = exact.search(queries, 10)
+    _, found = approximate.search(queries, 10)
+    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)])
+    assert recall >= 0.98
+
+
+def _rewrite_json(path, change):
+    import json
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_manifest_from_another_model_triggers_a_rebuild(tmp_path, corpus_copy, embedder):
+    settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
+    Engine.open(settings, embedder)
+    _rewrite_json(store.current_generation(settings.index) / "manifest.json",
+                  lambda m: m.update(model="some-other-model"))
+    _, report = Engine.open(settings, embedder)
+    assert report.rebuilt and report.reason == "the embedding model changed"
+
+
+def test_chunk_records_that_do_not_match_the_vectors_are_rebuilt(tmp_path, corpus_copy, embedder):
+    settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
+    Engine.open(settings, embedder)
+    _rewrite_json(store.current_generation(settings.index) / "records.json",
+                  lambda r: r["chunks"].pop())
+    with pytest.raises(IndexStateError, match="does not match the chunk records"):
+        store.load(settings.index)
+    engine, report = Engine.open(settings, embedder)
+    assert report.rebuilt and "broken" in report.reason
+    assert len(engine.stored.chunks) == engine.retriever.vector_index.ntotal
+
+
+def test_missing_generation_named_by_current_is_rebuilt(tmp_path, corpus_copy, embedder):
+    settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
+    Engine.open(settings, embedder)
+    (settings.index / "CURRENT").write_text("gen-that-does-not-exist")
+    _, report = Engine.open(settings, embedder)
+    assert report.rebuilt and "missing generation" in report.reason
