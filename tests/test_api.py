@@ -235,3 +235,30 @@ def test_concurrent_requests_are_all_answered(client):
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda q: client.post("/ask", json={"question": q}).json()["answer"], questions))
     assert all(("Interlaken" in a) if q == IPCC else ("Liu Zhongmin" in a) for q, a in zip(questions, answers))
+
+
+@pytest.mark.parametrize("body", [
+    b'{"question": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # deeply nested
+    b'{"question": "\xff\xfe invalid utf-8"}',
+    b'{"question": "a", "question": ',
+    b"\x00\x01\x02",
+])
+def test_hostile_bodies_get_4xx_json(client, body):
+    response = client.post("/ask", content=body, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]
+
+
+def test_control_characters_and_markup_in_questions_are_just_text(client):
+    question = "<script>alert(1)</script> Where did the IPCC \x07release\x00 its Synthesis Report?"
+    response = client.post("/ask", json={"question": question})
+    assert response.status_code == 200
+    assert response.json()["question"] == question  # echoed as data; the widget renders it as text
+
+
+@pytest.mark.parametrize("path", ["/bulletins/..%2F..%2Fetc%2Fpasswd", "/bulletins/%2e%2e", "/bulletins/seeds%2Fchina-climate-digest.txt",
+                                  "/bulletins/" + "a" * 5000])
+def test_path_traversal_in_bulletin_ids_is_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "etc/passwd" not in response.text and "/work" not in response.text
