@@ -136,18 +136,32 @@
     }
     const p = h("p", { class: "answer-text" });
     parts.forEach((part, i) => {
-      if (i % 2 === 1) {
-        const c = byN.get(Number(part));
-        p.append(c ? citeButton(c, openCitation) : `[${part}]`);
+      if (i % 2 === 0) {
+        const at = i === spanAt ? part.indexOf(data.span) : -1;
+        const text = i + 1 < parts.length ? part.trimEnd() : part; // the marker brings its own space
+        if (at < 0) p.append(text);
+        else p.append(text.slice(0, at), h("strong", { class: "span" }, data.span), text.slice(at + data.span.length));
         return;
       }
-      // a no-break space keeps each marker on the line of the sentence it cites
-      const text = i + 1 < parts.length ? part.replace(/\s+$/, "\u00a0") : part;
-      const at = i === spanAt ? text.indexOf(data.span) : -1;
-      if (at < 0) p.append(text);
-      else p.append(text.slice(0, at), h("strong", { class: "span" }, data.span), text.slice(at + data.span.length));
+      const c = byN.get(Number(part));
+      glue(p, c ? citeButton(c, openCitation) : `[${part}]`);
     });
     return p;
+  }
+
+  /** Append ``marker`` to ``p`` on one line with the word before it, so that it never wraps to a line alone. */
+  function glue(p, marker) {
+    const last = p.lastChild;
+    const together = h("span", { class: "nowrap" });
+    if (last && last.nodeType === Node.TEXT_NODE) {
+      const word = /\S{0,30}$/.exec(last.data)[0];
+      last.data = last.data.slice(0, last.data.length - word.length);
+      together.append(word);
+    } else if (last) {
+      together.append(last); // the emphasised span ends right before the marker
+    }
+    together.append("\u00a0", marker);
+    p.append(together);
   }
 
   function citeButton(c, openCitation) {
