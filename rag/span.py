@@ -15,11 +15,12 @@ from .lexical import stem_words, terms
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
 _SP = r"[ \u00a0]"
+_YEAR = r"(?:1[0-9]|20)\d\d"  # 1000-2099: history questions ask for old years too
 _DATE = re.compile(
-    rf"\b{_MONTH}{_SP}+\d{{1,2}}(?:st|nd|rd|th)?(?:,{_SP}*(?:19|20)\d\d)?\b"
-    rf"|\b{_MONTH}{_SP}+(?:19|20)\d\d\b"
-    rf"|\b\d{{1,2}}{_SP}+{_MONTH}(?:{_SP}+(?:19|20)\d\d)?\b"
-    r"|\b(?:19|20)\d\d(?:[–-](?:19|20)?\d\d)?\b"
+    rf"\b{_MONTH}{_SP}+\d{{1,2}}(?:st|nd|rd|th)?(?:,{_SP}*{_YEAR})?\b"
+    rf"|\b{_MONTH}{_SP}+{_YEAR}\b"
+    rf"|\b\d{{1,2}}{_SP}+{_MONTH}(?:{_SP}+{_YEAR})?\b"
+    rf"|\b{_YEAR}(?:s\b|(?:[–-](?:1\d|20)?\d\d)?\b)"
 )
 _SCALE = r"(?:hundred|thousand|million|billion|trillion)"
 _UNIT = (r"(?:%|percent|per{_SP}cent|°C|degrees(?:{_SP}Celsius)?|tonnes|tons|kilowatts|kilowatt-hours|"
@@ -27,7 +28,7 @@ _UNIT = (r"(?:%|percent|per{_SP}cent|°C|degrees(?:{_SP}Celsius)?|tonnes|tons|ki
          r"hectares|standards|members|countries|departments|companies|emitters)").replace("{_SP}", _SP)
 _NUMBER = re.compile(
     rf"(?:(?:about|around|nearly|almost|over|more{_SP}than|less{_SP}than|at{_SP}least|no{_SP}fewer{_SP}than){_SP}+)?"
-    rf"(?:\$|¥|€)?\d[\d,]*(?:\.\d+)?(?:{_SP}*{_SCALE})?(?:{_SP}*{_UNIT})?"
+    rf"(?:\$|¥|€)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:{_SP}*{_SCALE})?(?:{_SP}*{_UNIT})?"
     rf"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
     rf"sixty|hundred)(?:{_SP}+{_SCALE})?(?:{_SP}+{_UNIT})?\b",
     re.IGNORECASE,
@@ -56,11 +57,10 @@ _WH = [
 
 
 def question_type(question: str) -> str:
+    """The kind of phrase asked for, by the wh-phrase said first ("Where ... when ..." asks for a place)."""
     q = question.lower()
-    for kind, pattern in _WH:
-        if pattern.search(q):
-            return kind
-    return "thing"
+    found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(_WH) if (m := pattern.search(q))]
+    return min(found)[2] if found else "thing"
 
 
 def find_span(question: str, sentence: str, strict: bool = False) -> tuple[int, int] | None:
@@ -126,9 +126,11 @@ def _candidates(sentence: str, kind: str):
                 tail = _PLACE_TAIL.match(sentence, end)
                 if tail:
                     yield start, tail.end(), "place"
-            yield start, end, "caps"
+            # A lone capitalised word that opens the sentence is usually just capitalised ("Also").
+            yield start, end, "opener" if m.start() == 0 and len(words) == 1 else "caps"
 
 
+OPENER_PENALTY = 0.4
 _MONTH_ONLY = re.compile(rf"{_MONTH}(?:{_SP}+\d+)?")
 
 
@@ -136,6 +138,8 @@ def _type_fit(kind: str, cand_kind: str, sentence: str, start: int, end: int) ->
     words = sentence[start:end].replace("\u00a0", " ").split()
     orgish = any(w.lower().strip(",.") in _ORG_WORDS for w in words)
     before = sentence[max(0, start - 6):start].lower()
+    if cand_kind == "opener":
+        return _type_fit(kind, "caps", sentence, start, end) - OPENER_PENALTY
     if kind == "agent":
         person = 2 <= len(words) <= 3 and not orgish and not sentence[start:end].isupper()
         return 1.0 + (0.6 if person else 0.0)
