@@ -198,82 +198,138 @@
     return article;
   }
 
-  // ---- the chat -----------------------------------------------------------------------------------------
+  // ---- the shell: every element, built once -------------------------------------------------------------
 
-  function mount() {
+  function buildShell() {
     const host = document.createElement("bulletin-chat");
     host.dataset.mode = MODE;
     const shadow = host.attachShadow({ mode: "open" });
     const sheet = h("link", { rel: "stylesheet", href: new URL("widget.css", SCRIPT_URL).href });
     const root = h("div", { class: `root ${MODE}`, hidden: true }); // shown once the stylesheet is in
-    const reveal = () => {
-      root.hidden = false;
-      if (MODE === "page") input.focus(); // the page exists to ask: start in the question box
-    };
-    sheet.addEventListener("load", reveal);
-    sheet.addEventListener("error", reveal);
     shadow.append(sheet, root);
 
     const ids = { title: "bc-title", input: "bc-question", panel: "bc-panel", source: "bc-source-title" };
-    const launcher = MODE === "floating" ? h("button", { type: "button", class: "launcher", "aria-expanded": "false",
+    const floating = MODE === "floating";
+    const ui = { host, shadow, sheet, root };
+    ui.launcher = floating ? h("button", { type: "button", class: "launcher", "aria-expanded": "false",
       "aria-controls": ids.panel }, icon("M4 4h16v11H8l-4 4z"), h("span", {}, "Ask the bulletins")) : null;
-    const newButton = h("button", { type: "button", class: "new" }, "New conversation");
-    const closeButton = MODE === "floating"
+    ui.newButton = h("button", { type: "button", class: "new" }, "New conversation");
+    ui.closeButton = floating
       ? h("button", { type: "button", class: "close", "aria-label": "Close chat" }, icon("M6 6l12 12M18 6L6 18")) : null;
-    const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation",
-                           tabindex: "0" });
-    const input = h("input", { id: ids.input, class: "question", type: "text", maxlength: "2000", autocomplete: "off",
-                               placeholder: "Ask a question…", enterkeyhint: "send" });
-    const send = h("button", { type: "submit", class: "send" }, "Send");
-    const form = h("form", { class: "ask", "aria-label": "Ask the bulletins" },
-                   h("label", { for: ids.input, class: "sr-only" }, "Your question about the bulletins"), input, send);
-    const conversation = h("div", { class: "conversation" }, log, form);
+    ui.head = h("header", { class: "head" }, h("h2", { id: ids.title }, "Ask the bulletins"), ui.newButton,
+                ui.closeButton);
 
-    const backButton = h("button", { type: "button", class: "back" }, icon("M15 5l-7 7 7 7"),
-                         h("span", {}, "Back to the conversation"));
-    const sourceTitle = h("h3", { id: ids.source, class: "source-title" });
-    const sourceMeta = h("p", { class: "source-meta" });
-    const sourceText = h("div", { class: "source-text", tabindex: "0", "aria-label": "Bulletin text" });
-    const sourceStatus = h("p", { class: "sr-only", role: "status" });
-    const sourceView = h("section", { class: "source", role: "dialog", "aria-modal": "true",
-                                      "aria-labelledby": ids.source, hidden: true },
-                         h("div", { class: "source-head" }, backButton, sourceTitle, sourceMeta), sourceText, sourceStatus);
+    ui.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+    ui.input = h("input", { id: ids.input, class: "question", type: "text", maxlength: "2000", autocomplete: "off",
+                            placeholder: "Ask a question…", enterkeyhint: "send" });
+    ui.send = h("button", { type: "submit", class: "send" }, "Send");
+    ui.form = h("form", { class: "ask", "aria-label": "Ask the bulletins" },
+                h("label", { for: ids.input, class: "sr-only" }, "Your question about the bulletins"), ui.input, ui.send);
+    ui.conversation = h("div", { class: "conversation" }, ui.log, ui.form);
 
-    const panel = h("section", { id: ids.panel, class: "panel", role: MODE === "floating" ? "dialog" : "region",
-                                 "aria-labelledby": ids.title, hidden: MODE === "floating" },
-      h("header", { class: "head" }, h("h2", { id: ids.title }, "Ask the bulletins"), newButton, closeButton),
-      conversation, sourceView);
-    root.append(...[launcher, panel].filter(Boolean));
+    ui.backButton = h("button", { type: "button", class: "back" }, icon("M15 5l-7 7 7 7"),
+                      h("span", {}, "Back to the conversation"));
+    ui.sourceTitle = h("h3", { id: ids.source, class: "source-title" });
+    ui.sourceMeta = h("p", { class: "source-meta" });
+    ui.sourceText = h("div", { class: "source-text", tabindex: "0", "aria-label": "Bulletin text" });
+    ui.sourceStatus = h("p", { class: "sr-only", role: "status" });
+    ui.sourceView = h("section", { class: "source", role: "dialog", "aria-modal": "true", "aria-labelledby": ids.source,
+                                   hidden: true },
+                      h("div", { class: "source-head" }, ui.backButton, ui.sourceTitle, ui.sourceMeta),
+                      ui.sourceText, ui.sourceStatus);
 
-    let history = [];     // turns the server has answered: [{role, content}]
-    let generation = 0;   // bumped by "New conversation": late replies of an old conversation are dropped
-    let sending = false;
-    let sourceOpener = null;
-    let sourceRequest = 0;
+    ui.panel = h("section", { id: ids.panel, class: "panel", role: floating ? "dialog" : "region",
+                              "aria-labelledby": ids.title, hidden: floating },
+                 ui.head, ui.conversation, ui.sourceView);
+    root.append(...[ui.launcher, ui.panel].filter(Boolean));
+    return ui;
+  }
+
+  // ---- the source view: one bulletin, the cited characters highlighted ----------------------------------
+
+  function sourceViewer(ui) {
     const bulletins = new Map();
+    let opener = null;
+    let request = 0; // a later open (or a close) makes an earlier, slower one drop its result
+
+    async function open(bulletinId, start, end, from) {
+      const mine = ++request;
+      opener = from;
+      ui.head.inert = ui.conversation.inert = true; // the source view covers them
+      ui.sourceView.hidden = false;
+      ui.sourceTitle.textContent = "Opening the bulletin…";
+      ui.sourceMeta.replaceChildren();
+      ui.sourceText.replaceChildren(h("p", { class: "loading" }, "Loading…"));
+      ui.backButton.focus();
+      let b;
+      try {
+        b = bulletins.get(bulletinId) || await call(`/bulletins/${encodeURIComponent(bulletinId)}`);
+        bulletins.set(bulletinId, b);
+      } catch (err) {
+        if (mine !== request) return;
+        ui.sourceTitle.textContent = "The bulletin could not be opened";
+        ui.sourceText.replaceChildren(h("p", { class: "msg error", role: "alert" }, err.message));
+        return;
+      }
+      if (mine !== request) return;
+      // Offsets are positions in the source file; the bulletin's text starts at b.char_start.
+      const [before, cited, after] = splitAt(b.text, start - b.char_start, end - b.char_start);
+      const mark = h("mark", {}, cited);
+      ui.sourceTitle.textContent = b.title;
+      ui.sourceMeta.replaceChildren(...[b.date && h("time", { datetime: b.date }, formatDate(b.date)), b.source]
+        .filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
+      ui.sourceText.replaceChildren(before, srOnly("Cited passage: "), mark, srOnly(" End of cited passage. "), after);
+      ui.sourceStatus.textContent = `Opened ${b.title}. The cited passage is highlighted.`;
+      scrollWithin(ui.sourceText, mark, "center");
+    }
+
+    function close(restoreFocus = true) {
+      if (ui.sourceView.hidden) return;
+      request += 1;
+      ui.sourceView.hidden = true;
+      ui.head.inert = ui.conversation.inert = false;
+      ui.sourceStatus.textContent = "";
+      if (restoreFocus && opener && opener.isConnected) opener.focus();
+      opener = null;
+    }
+
+    return {
+      open, close,
+      isOpen: () => !ui.sourceView.hidden,
+      openCitation: (c, from) => open(c.bulletin_id, c.char_start, c.char_end, from),
+      openPassage: (p, from) => open(p.bulletin_id, p.char_start, p.char_end, from),
+    };
+  }
+
+  // ---- the conversation: bubbles, follow-ups through /chat, starting over --------------------------------
+
+  function conversation(ui, viewer) {
+    let history = [];   // turns the server has answered: [{role, content}]
+    let generation = 0; // bumped by "New conversation": late replies of an old conversation are dropped
+    let sending = false;
 
     function showIntro() {
-      log.replaceChildren(h("p", { class: "intro" },
+      ui.log.replaceChildren(h("p", { class: "intro" },
         "Ask a question about the news bulletins. Answers are sentences quoted from them; " +
         "select a numbered source such as [1] to read it in its bulletin."));
     }
 
     function setSending(on) {
       sending = on;
-      input.disabled = on;
-      send.disabled = on;
-      form.setAttribute("aria-busy", String(on));
+      ui.input.disabled = on;
+      ui.send.disabled = on;
+      ui.form.setAttribute("aria-busy", String(on));
     }
 
     function add(node) {
-      log.append(node);
-      scrollWithin(log, node, "start");
+      ui.log.append(node);
+      scrollWithin(ui.log, node, "start");
       return node;
     }
 
     async function ask(question) {
       const asked = generation;
-      const hadFocus = form.contains(shadow.activeElement);
+      const hadFocus = ui.form.contains(ui.shadow.activeElement);
       const messages = [...history, { role: "user", content: question }].slice(-MAX_MESSAGES);
       while (messages[0].role !== "user") messages.shift();
       add(h("div", { class: "msg user" }, srOnly("You asked: "), question));
@@ -286,111 +342,84 @@
         const data = await call("/chat", { messages });
         if (asked !== generation) return;
         history = [...messages, { role: "assistant", content: data.answer }];
-        reply = data.abstained ? renderAbstention(data, openPassage) : renderAnswer(data, openCitation);
+        reply = data.abstained ? renderAbstention(data, viewer.openPassage) : renderAnswer(data, viewer.openCitation);
       } catch (err) {
         if (asked !== generation) return;
         reply = h("div", { class: "msg error", role: "alert" }, h("strong", {}, "Something went wrong. "),
                   err instanceof ApiError ? err.message : String(err));
+        if (!ui.input.value) ui.input.value = question; // ready to send again
       }
       pending.remove();
       add(reply);
       setSending(false);
-      if (hadFocus && !shadow.activeElement) input.focus();
+      if (hadFocus && !ui.shadow.activeElement) ui.input.focus();
+    }
+
+    function submit() {
+      const question = ui.input.value.trim();
+      if (sending || !question) return ui.input.focus();
+      ui.input.value = "";
+      ask(question);
     }
 
     function startOver() {
       generation += 1;
       history = [];
-      closeSource(false);
+      viewer.close(false);
       setSending(false);
       showIntro();
-      input.value = "";
-      input.focus();
+      ui.input.value = "";
+      ui.input.focus();
     }
 
-    // ---- the source view --------------------------------------------------------------------------------
+    showIntro();
+    return { submit, startOver };
+  }
 
-    const openCitation = (c, opener) => openSource(c.bulletin_id, c.char_start, c.char_end, opener);
-    const openPassage = (p, opener) => openSource(p.bulletin_id, p.char_start, p.char_end, opener);
+  // ---- mount: the panel, the keys, the place on the page -------------------------------------------------
 
-    async function openSource(bulletinId, start, end, opener) {
-      const request = ++sourceRequest;
-      sourceOpener = opener;
-      conversation.inert = true;
-      sourceView.hidden = false;
-      sourceTitle.textContent = "Opening the bulletin…";
-      sourceMeta.replaceChildren();
-      sourceText.replaceChildren(h("p", { class: "loading" }, "Loading…"));
-      backButton.focus();
-      let b;
-      try {
-        b = bulletins.get(bulletinId) || await call(`/bulletins/${encodeURIComponent(bulletinId)}`);
-        bulletins.set(bulletinId, b);
-      } catch (err) {
-        if (request !== sourceRequest) return;
-        sourceTitle.textContent = "The bulletin could not be opened";
-        sourceText.replaceChildren(h("p", { class: "msg error", role: "alert" }, err.message));
-        return;
-      }
-      if (request !== sourceRequest) return;
-      // Offsets are positions in the source file; the bulletin's text starts at b.char_start.
-      const [before, cited, after] = splitAt(b.text, start - b.char_start, end - b.char_start);
-      const mark = h("mark", {}, cited);
-      sourceTitle.textContent = b.title;
-      sourceMeta.replaceChildren(...[b.date && h("time", { datetime: b.date }, formatDate(b.date)), b.source]
-        .filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
-      sourceText.replaceChildren(before, srOnly("Cited passage: "), mark, srOnly(" End of cited passage. "), after);
-      sourceStatus.textContent = `Opened ${b.title}. The cited passage is highlighted.`;
-      scrollWithin(sourceText, mark, "center");
-    }
+  function mount() {
+    const ui = buildShell();
+    const viewer = sourceViewer(ui);
+    const chat = conversation(ui, viewer);
 
-    function closeSource(restoreFocus = true) {
-      if (sourceView.hidden) return;
-      sourceRequest += 1;
-      sourceView.hidden = true;
-      conversation.inert = false;
-      sourceStatus.textContent = "";
-      if (restoreFocus && sourceOpener && sourceOpener.isConnected) sourceOpener.focus();
-      sourceOpener = null;
-    }
-
-    // ---- the panel --------------------------------------------------------------------------------------
+    const reveal = () => {
+      ui.root.hidden = false;
+      if (MODE === "page") ui.input.focus(); // the page exists to ask: start in the question box
+    };
+    ui.sheet.addEventListener("load", reveal);
+    ui.sheet.addEventListener("error", reveal);
 
     function openPanel() {
-      panel.hidden = false;
-      launcher.setAttribute("aria-expanded", "true");
-      input.focus();
+      ui.panel.hidden = false;
+      ui.launcher.setAttribute("aria-expanded", "true");
+      ui.input.focus();
     }
 
     function closePanel() {
-      closeSource(false);
-      panel.hidden = true;
-      launcher.setAttribute("aria-expanded", "false");
-      launcher.focus();
+      viewer.close(false);
+      ui.panel.hidden = true;
+      ui.launcher.setAttribute("aria-expanded", "false");
+      ui.launcher.focus();
     }
 
-    form.addEventListener("submit", (event) => {
+    ui.form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const question = input.value.trim();
-      if (sending || !question) return input.focus();
-      input.value = "";
-      ask(question);
+      chat.submit();
     });
-    newButton.addEventListener("click", startOver);
-    backButton.addEventListener("click", () => closeSource());
-    if (launcher) launcher.addEventListener("click", () => (panel.hidden ? openPanel() : closePanel()));
-    if (closeButton) closeButton.addEventListener("click", closePanel);
-    root.addEventListener("keydown", (event) => {
+    ui.newButton.addEventListener("click", chat.startOver);
+    ui.backButton.addEventListener("click", () => viewer.close());
+    if (ui.launcher) ui.launcher.addEventListener("click", () => (ui.panel.hidden ? openPanel() : closePanel()));
+    if (ui.closeButton) ui.closeButton.addEventListener("click", closePanel);
+    ui.root.addEventListener("keydown", (event) => {
       if (event.key !== "Escape") return;
-      if (!sourceView.hidden) closeSource();
-      else if (MODE === "floating" && !panel.hidden) closePanel();
+      if (viewer.isOpen()) viewer.close();
+      else if (MODE === "floating" && !ui.panel.hidden) closePanel();
       else return;
       event.preventDefault();
       event.stopPropagation();
     });
-
-    showIntro();
-    return host;
+    return ui.host;
   }
 
   function place() {

@@ -1,0 +1,322 @@
+"""The chat page and the embeddable widget in Debian's headless Chromium, driven by Playwright, against a real
+`rag serve` process on loopback. A second loopback origin serves the host pages that embed the widget (CORS).
+
+Set WIDGET_SHOTS=/some/folder to save a screenshot of each state."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from rag.config import PROJECT_ROOT
+from test_serve import free_port, wait_ready
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = os.environ.get("WIDGET_SHOTS")
+# An answer on a busy two-core machine; every wait returns as soon as its condition holds.
+expect.set_options(timeout=60_000)
+
+IPCC = "Where did the IPCC release its Synthesis Report?"
+COMMITTEE = "Who leads the National Carbon Neutrality Science and Technology Expert Committee?"
+FOLLOW_UP = "And who presided over it?"
+FIFA = "Who won the 2022 FIFA World Cup?"
+
+# A host page that styles everything it can reach: none of it may show inside the widget, and the widget's
+# own styles may not reach the page's button.
+HOST_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>A partner site</title><link rel="icon" href="data:,">
+<style>
+  * {{ font-family: "Courier New", monospace !important; color: rgb(255, 0, 0); letter-spacing: 3px; }}
+  html {{ font-size: 10px; }}
+  button {{ background: rgb(255, 105, 180); border: 5px solid lime; }}
+  .launcher, .panel, input {{ display: none; background: black; }}
+  body {{ margin: 0; padding: 24px; }}
+</style></head>
+<body><h1>A partner site</h1><p>News about the climate, with our assistant below.</p>
+<button id="own">The page's own button</button>
+<script src="{api}/widget.js" data-api="{data_api}" defer></script>
+</body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def host_site(tmp_path_factory):
+    """Another origin (another loopback port) serving pages that embed the widget."""
+    folder = tmp_path_factory.mktemp("host-site")
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(host_site, tmp_path_factory):
+    """`rag serve` on loopback, allowing the host site's origin."""
+    folder, origin = host_site
+    port = free_port()
+    index = tmp_path_factory.mktemp("widget-index")
+    env = {**os.environ, "RAG_CORS_ORIGINS": origin, "RAG_RATE_LIMIT_PER_MINUTE": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT, env=env)
+    try:
+        api = f"http://127.0.0.1:{port}"
+        wait_ready(api, process)
+        closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the API is "down"
+        (folder / "embed.html").write_text(HOST_PAGE.format(api=api, data_api=api), encoding="utf-8")
+        (folder / "down.html").write_text(HOST_PAGE.format(api=api, data_api=closed), encoding="utf-8")
+        yield api
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does")
+    with sync_playwright() as p:
+        # launch() gives the browser a new, empty --user-data-dir of its own
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 760})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def shoot(page: Page, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+
+
+def ask(page: Page, question: str) -> None:
+    box = page.get_by_label("Your question about the bulletins")
+    expect(box).to_be_enabled()
+    box.fill(question)
+    box.press("Enter")
+
+
+def answers(page: Page):
+    return page.locator("article.bot")
+
+
+def test_page_answers_with_a_citation_and_opens_the_highlighted_source(page, server):
+    page.goto(server + "/")
+    box = page.get_by_label("Your question about the bulletins")
+    expect(box).to_be_focused()
+
+    held = []  # hold the request to see the pending state, then let it through
+    page.route("**/chat", lambda route: held.append(route))
+    ask(page, IPCC)
+    expect(page.locator(".pending")).to_contain_text("Searching the bulletins")
+    expect(box).to_be_disabled()
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+    shoot(page, "0-pending")
+    held[0].continue_()
+    page.unroute("**/chat")
+
+    answer = answers(page).last
+    expect(answer).to_contain_text("Interlaken")
+    expect(answer.locator("strong.span")).to_have_text("Interlaken, Switzerland")
+    expect(page.locator(".pending")).to_have_count(0)
+    expect(box).to_be_enabled()
+    expect(box).to_be_focused()
+    shoot(page, "1-answer")
+
+    expected = httpx.post(server + "/chat", json={"messages": [{"role": "user", "content": IPCC}]}).json()
+    first = expected["citations"][0]
+    cite = answer.get_by_role("button", name=f"Source 1: {first['title']}")
+    cite.click()
+    source = page.get_by_role("dialog", name=first["title"])
+    expect(source).to_be_visible()
+    expect(source).to_contain_text("20 March 2023")
+    mark = source.locator("mark")
+    expect(mark).to_have_text(first["quote"])
+    expect(mark).to_be_in_viewport()
+    expect(page.get_by_role("button", name="Back to the conversation")).to_be_focused()
+    shoot(page, "2-source")
+
+    page.keyboard.press("Escape")
+    expect(source).to_be_hidden()
+    expect(cite).to_be_focused()
+
+
+def test_follow_up_uses_the_earlier_turns_and_new_conversation_starts_over(page, server):
+    page.goto(server + "/")
+    ask(page, COMMITTEE)
+    expect(answers(page).last).to_contain_text("Liu Zhongmin")
+    ask(page, FOLLOW_UP)
+    expect(answers(page)).to_have_count(2)
+    follow = answers(page).last
+    expect(follow).to_contain_text("Zhang Yudong")
+    expect(follow.locator(".searched")).to_contain_text("Committee")
+    expect(page.locator(".msg.user")).to_have_text([f"You asked: {COMMITTEE}", f"You asked: {FOLLOW_UP}"])
+    shoot(page, "3-follow-up")
+
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator(".msg")).to_have_count(0)
+    expect(page.get_by_label("Your question about the bulletins")).to_be_focused()
+    ask(page, FOLLOW_UP)  # with no earlier turn it is not about the committee any more
+    expect(answers(page)).to_have_count(1)
+    expect(answers(page)).not_to_contain_text("Searched for")
+
+
+def test_abstention_says_so_and_lists_the_nearest_passages(page, server):
+    page.goto(server + "/")
+    ask(page, FIFA)
+    abstained = page.locator("article.abstained")
+    expect(abstained).to_contain_text("The bulletins don't say")
+    passages = abstained.get_by_role("list", name="Nearest passages").get_by_role("listitem")
+    expect(passages.first).to_be_visible()
+    assert passages.count() >= 1
+    expect(abstained.locator("button.cite")).to_have_count(0)
+    shoot(page, "4-abstention")
+
+    passages.first.get_by_role("button").click()
+    expect(page.locator(".source mark")).not_to_be_empty()
+
+
+def test_api_down_shows_a_clear_error_and_the_chat_recovers(page, server, host_site):
+    _, origin = host_site
+    page.goto(origin + "/down.html")
+    page.get_by_role("button", name="Ask the bulletins").click()
+    ask(page, IPCC)
+    error = page.get_by_role("alert")
+    expect(error).to_contain_text("Can't reach the bulletin service")
+    expect(page.get_by_label("Your question about the bulletins")).to_be_enabled()
+    shoot(page, "5-error-api-down")
+
+
+def test_a_refused_question_shows_the_servers_message(page, server):
+    page.goto(server + "/")
+    box = page.get_by_label("Your question about the bulletins")
+    box.evaluate("(input, text) => { input.value = text; }", "x" * 2001)  # past maxlength, as a script could
+    box.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("limit is 2000")
+    expect(page.get_by_role("alert")).to_contain_text("request ")
+    shoot(page, "6-error-4xx")
+
+
+def test_embed_tag_on_another_origin_opens_and_answers_without_style_leaks(page, server, host_site):
+    _, origin = host_site
+    page.goto(origin + "/embed.html")
+    launcher = page.get_by_role("button", name="Ask the bulletins")
+    expect(launcher).to_be_visible()
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") != "rgb(255, 105, 180)"
+    assert "Courier" not in launcher.evaluate("b => getComputedStyle(b).fontFamily")
+    own = page.locator("#own")
+    assert own.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(255, 105, 180)"
+    assert "Courier" in own.evaluate("b => getComputedStyle(b).fontFamily")
+
+    launcher.press("Enter")  # keyboard only from here
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    panel = page.get_by_role("dialog", name="Ask the bulletins")
+    expect(panel).to_be_visible()
+    box = page.get_by_label("Your question about the bulletins")
+    expect(box).to_be_focused()
+    box.type(IPCC)
+    box.press("Enter")
+    expect(answers(page).last).to_contain_text("Interlaken")
+    expect(box).to_be_focused()
+    shoot(page, "7-embedded")
+
+    for _ in range(15):  # Shift+Tab back from the question box to the answer's last citation
+        page.keyboard.press("Shift+Tab")
+        if _focused_class(page) == "cite":
+            break
+    assert _focused_class(page) == "cite"
+    page.keyboard.press("Enter")
+    expected = httpx.post(server + "/chat", json={"messages": [{"role": "user", "content": IPCC}]}).json()
+    expect(page.locator(".source mark")).to_have_text(expected["citations"][-1]["quote"])
+    expect(page.get_by_role("button", name="Back to the conversation")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator(".source")).to_be_hidden()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+def _focused_class(page: Page) -> str:
+    return page.evaluate("""() => {
+        let node = document.activeElement;
+        while (node && node.shadowRoot && node.shadowRoot.activeElement) node = node.shadowRoot.activeElement;
+        return node ? node.className : "";
+    }""")
+
+
+def _overflow(page: Page) -> int:
+    return page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def test_layout_at_375_pixels(page, server, host_site):
+    _, origin = host_site
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(server + "/")
+    ask(page, COMMITTEE)
+    expect(answers(page).last).to_contain_text("Liu Zhongmin")
+    ask(page, FIFA)
+    expect(page.locator("article.abstained")).to_be_visible()
+    assert _overflow(page) == 0
+    for bubble in page.locator(".msg").all():
+        box = bubble.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+    shoot(page, "8-page-375")
+    answers(page).first.locator("button.cite").last.click()  # the bulletin's last sentence: scrolled to
+    expect(page.locator(".source mark")).to_be_in_viewport()
+    assert _overflow(page) == 0
+    shoot(page, "9-source-375")
+
+    page.goto(origin + "/embed.html")
+    page.get_by_role("button", name="Ask the bulletins").click()
+    ask(page, IPCC)
+    expect(answers(page).last).to_contain_text("Interlaken")
+    panel = page.get_by_role("dialog", name="Ask the bulletins").bounding_box()
+    assert panel["x"] >= 0 and panel["x"] + panel["width"] <= 375, panel
+    assert _overflow(page) == 0
+    shoot(page, "10-embedded-375")
+
+
+def test_html_in_a_question_is_shown_as_text(page, server):
+    page.goto(server + "/")
+    question = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>Who</b> leads the committee?'
+    ask(page, question)
+    expect(page.locator(".msg.user")).to_have_text(f"You asked: {question}")
+    expect(answers(page)).to_have_count(1)
+    assert page.locator("bulletin-chat img, bulletin-chat b, bulletin-chat script").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+    shoot(page, "11-html-as-text")
