@@ -42,7 +42,7 @@ class ChatRequest(Filtered):
     messages: list[Message] = Field(..., min_length=1, max_length=50)
 
 
-VISIBLE = r"[^\s\x00-\x1f\x7f]"  # at least one visible character (control characters are dropped)
+VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"  # at least one visible character (control characters are dropped)
 
 
 class NewBulletin(BaseModel):

@@ -88,7 +88,7 @@ class LiveIndex:
         self._engine = new_engine
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")  # C0 and C1 controls but tab, newlines
 
 
 def _clean_line(value: str, field: str, limit: int) -> str:
