@@ -46,7 +46,7 @@ def fmt(value, kind: str) -> str:
     if kind == "pct":
         return f"{100 * value:.1f}%"
     if kind == "ms":
-        return f"{value:.0f}"
+        return f"{value:.1f}" if value < 10 else f"{value:.0f}"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
@@ -74,9 +74,11 @@ def terminal_table(result: dict) -> str:
     calibration = result.get("calibration")
     if calibration:
         c = calibration["by_mode"][calibration["mode"]]
-        parts.append(f"calibrated abstain_threshold ({calibration['mode']}): {c['threshold']} "
-                     f"(accuracy {100 * c['accuracy']:.1f}%, leave-one-out {100 * c['loo_accuracy']:.1f}%; "
-                     f"current {c['current_threshold']}: {100 * c['current_accuracy']:.1f}%)")
+        parts.append(f"calibrated abstain_threshold ({calibration['mode']}): {c['threshold']}: abstention "
+                     f"F1 {_pct(c['fitted']['f1'])}, accuracy {_pct(c['fitted']['accuracy'])} "
+                     f"(leave-one-out: F1 {_pct(c['loo']['f1'])}, accuracy {_pct(c['loo']['accuracy'])}); "
+                     f"current {c['current_threshold']}: F1 {_pct(c['current']['f1'])}, "
+                     f"accuracy {_pct(c['current']['accuracy'])}")
     return "\n\n".join(parts)
 
 
@@ -102,20 +104,26 @@ def markdown(result: dict) -> str:
     calibration = result.get("calibration")
     if calibration:
         lines.append("## Abstention threshold calibration\n")
-        lines.append("Per question, the best relevance over its candidate sentences; the threshold is the "
-                     "midpoint of the widest gap among those with the best accuracy (abstain below it). "
-                     "Leave-one-out: the threshold fitted without a question, tested on it.\n")
-        table = [["mode", "threshold", "accuracy", "leave-one-out", "current", "accuracy at current",
-                  "answerable min / median", "unanswerable median / max"]]
+        lines.append("Per question, the best relevance over its candidate sentences; the engine abstains below "
+                     "the threshold. The fitted threshold maximises the F1 of abstention (unanswerable questions "
+                     "are the positives), the midpoint of the widest gap among equally good ones. Leave-one-out: "
+                     "each question judged by the threshold fitted without it.\n")
+        table = [["mode", "threshold", "F1", "accuracy", "F1 / accuracy, leave-one-out", "current",
+                  "F1 / accuracy at current", "answerable min / median", "unanswerable median / max"]]
         for mode, c in calibration["by_mode"].items():
             a, u = c["answerable_scores"], c["unanswerable_scores"]
-            table.append([mode, f"{c['threshold']:.4f}", fmt(c["accuracy"], "pct"), fmt(c["loo_accuracy"], "pct"),
-                          str(c["current_threshold"]), fmt(c["current_accuracy"], "pct"),
+            table.append([mode, f"{c['threshold']:.4f}", _pct(c["fitted"]["f1"]), _pct(c["fitted"]["accuracy"]),
+                          f"{_pct(c['loo']['f1'])} / {_pct(c['loo']['accuracy'])}", str(c["current_threshold"]),
+                          f"{_pct(c['current']['f1'])} / {_pct(c['current']['accuracy'])}",
                           f"{a[0]:.3f} / {a[len(a) // 2]:.3f}" if a else "–",
                           f"{u[len(u) // 2]:.3f} / {u[-1]:.3f}" if u else "–"])
         lines += _md_table(table) + [""]
     lines.append("![metrics by mode and latency](report.png)\n")
     return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    return fmt(value, "pct")
 
 
 def _md_table(table: list[list[str]]) -> list[str]:
@@ -157,12 +165,15 @@ def plot(result: dict) -> bytes:
     if calibration:
         curve_ax, dist_ax = axes[-1]
         for mode, c in calibration["by_mode"].items():
-            curve_ax.plot(*zip(*c["curve"]), label=f"{mode} (fit {c['threshold']:.3f})")
+            thresholds = [t for t, _ in c["curve"]]
+            line, = curve_ax.plot(thresholds, [v["f1"] for _, v in c["curve"]], label=f"{mode} F1 (fit {c['threshold']:.3f})")
+            curve_ax.plot(thresholds, [v["accuracy"] for _, v in c["curve"]], linestyle="--", color=line.get_color(),
+                          label=f"{mode} accuracy")
         curve_ax.axvline(calibration["by_mode"][calibration["mode"]]["current_threshold"], color="grey",
                          linestyle=":", label="current")
         curve_ax.set_xlabel("abstain_threshold")
-        curve_ax.set_ylabel("abstention accuracy")
-        curve_ax.set_title("calibration: accuracy by threshold")
+        curve_ax.set_ylabel("abstention F1 (solid), accuracy (dashed)")
+        curve_ax.set_title("calibration: abstention by threshold")
         curve_ax.legend(fontsize=8)
         c = calibration["by_mode"][calibration["mode"]]
         dist_ax.hist([c["answerable_scores"], c["unanswerable_scores"]], bins=20, label=["answerable", "unanswerable"])

@@ -169,6 +169,7 @@ def _calibrate(engine: Engine, suite: datasets.Suite, modes: list[str], settings
                   for q in tqdm(suite.questions, desc=f"calibrate {mode}", unit="q", file=sys.stderr)]
         fitted[mode] = calibrate.calibration(scores, [q.answerable for q in suite.questions],
                                              settings.abstain_threshold)
+        fitted[mode]["by_question"] = {q.id: round(s, 4) for q, s in zip(suite.questions, scores)}
     return {"mode": settings.mode if settings.mode in fitted else modes[0], "by_mode": fitted}
 
 

@@ -103,21 +103,32 @@ def test_percentile_interpolates_like_numpy():
     assert mean([1, None, 3]) == 2 and mean([None]) is None
 
 
-def test_threshold_fit_picks_the_widest_gap_with_the_best_accuracy():
+def test_threshold_fit_maximises_abstention_f1_in_the_widest_gap():
     scores = [0.1, 0.2, 0.5, 0.6, 0.9]
     answerable = [False, False, True, True, True]
-    threshold, accuracy = calibrate.fit_threshold(scores, answerable)
-    assert threshold == pytest.approx(0.35) and accuracy == 1.0
-    # 0.2 and 0.6 both get 3 of 4 right; 0.6 lies in the wider gap (0.4-0.8 against 0.1-0.3).
-    threshold, accuracy = calibrate.fit_threshold([0.1, 0.3, 0.4, 0.8], [False, True, False, True])
-    assert threshold == pytest.approx(0.6) and accuracy == 0.75
+    threshold, f1 = calibrate.fit_threshold(scores, answerable)
+    assert threshold == pytest.approx(0.35) and f1 == 1.0
+    # Below 0.2 catches one of the two unanswerable questions (F1 2/3); below 0.6 catches both at the
+    # cost of refusing the answerable 0.3 (precision 2/3, recall 1, F1 0.8).
+    threshold, f1 = calibrate.fit_threshold([0.1, 0.3, 0.4, 0.8], [False, True, False, True])
+    assert threshold == pytest.approx(0.6) and f1 == pytest.approx(0.8)
+    # Ties go to the widest gap: any threshold between 0.2 and 0.7 is perfect; 0.45 is the middle.
+    threshold, _ = calibrate.fit_threshold([0.1, 0.2, 0.7, 0.8], [False, False, True, True])
+    assert threshold == pytest.approx(0.45)
+
+
+def test_scores_at_a_threshold_by_hand():
+    # Abstain below 0.5: 0.1 (unanswerable, right), 0.3 (answerable, wrong); answer 0.6 (unanswerable, wrong).
+    s = calibrate.scores_at(0.5, [0.1, 0.3, 0.6, 0.9], [False, True, False, True])
+    assert s == {"accuracy": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5}
 
 
 def test_leave_one_out_is_honest_about_a_lone_outlier():
     scores = [0.1, 0.2, 0.3, 0.6, 0.7, 0.8]
     answerable = [False, False, False, True, True, True]
-    assert calibrate.leave_one_out(scores, answerable) == 1.0
+    assert calibrate.leave_one_out(scores, answerable)["accuracy"] == 1.0
     # An answerable question below every unanswerable one: no threshold fitted without it gets it right.
-    assert calibrate.leave_one_out(scores + [0.05], answerable + [True]) == pytest.approx(6 / 7)
+    loo = calibrate.leave_one_out(scores + [0.05], answerable + [True])
+    assert loo["accuracy"] == pytest.approx(6 / 7) and loo["recall"] == 1.0 and loo["precision"] == 0.75
     result = calibrate.calibration(scores, answerable, current=0.42)
-    assert result["current_accuracy"] == 1.0 and result["curve"][0] == [0.0, 0.5]
+    assert result["current"]["f1"] == 1.0 and result["curve"][0] == [0.0, calibrate.scores_at(0.0, scores, answerable)]

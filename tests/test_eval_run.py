@@ -41,6 +41,7 @@ def test_eval_on_own_questions_writes_the_report(tmp_path, few_questions, settin
         assert m["citation_validity"] == 1.0 and m["n"] == 4
         assert m["hit"] >= 2 / 3 and m["recall@5"] == 1.0
     assert 0 < report["calibration"]["by_mode"]["hybrid"]["threshold"] < 1
+    assert set(report["calibration"]["by_mode"]["hybrid"]["loo"]) == {"accuracy", "precision", "recall", "f1"}
     assert len((out / "details.jsonl").read_text().splitlines()) == 12
     printed = capsys.readouterr().out
     assert "citation validity" in printed and "calibrated abstain_threshold" in printed
