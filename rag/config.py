@@ -39,7 +39,7 @@ class Settings:
     query_threads: int = 1
     index_threads: int = 0  # 0: one per CPU core
     batch_size: int = 16
-    backend: str = "auto"  # auto | fp32 | bf16
+    backend: str = "auto"  # auto | fp32 | bf16 | onnx-int8 (see rag/embedding.py)
     api_key: str = ""
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     max_question_chars: int = 2000
@@ -75,8 +75,8 @@ class Settings:
             raise QueryError("RAG_CHUNK_TOKENS must be at least 16")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
             raise QueryError("RAG_CHUNK_OVERLAP must be between 0 and RAG_CHUNK_TOKENS - 1")
-        if self.backend not in ("auto", "fp32", "bf16"):
-            raise QueryError("RAG_BACKEND must be auto, fp32 or bf16")
+        if self.backend not in ("auto", "fp32", "bf16", "onnx-int8"):
+            raise QueryError("RAG_BACKEND must be auto, fp32, bf16 or onnx-int8")
         return self
 
     def with_(self, **changes) -> "Settings":

@@ -1,13 +1,24 @@
-"""The embedder: a sentence-transformers model loaded from a local path, never from a hub."""
+"""The embedder: a sentence-transformers model loaded from a local path, never from a hub.
+
+Backends (``RAG_BACKEND``): ``fp32`` is plain sentence-transformers; ``bf16`` casts the weights
+(fast only with AMX); ``onnx-int8`` bulk-encodes with an int8 ONNX Runtime copy of the model
+and encodes questions with an fp32 ONNX copy (see ``onnx_backend``). ``auto`` picks bf16 on AMX CPUs, else
+onnx-int8 when onnxruntime is installed, else fp32.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+from . import onnx_backend
+from .errors import IndexStateError
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +36,17 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+BACKENDS = ("fp32", "bf16", "onnx-int8")
+
+
 def choose_backend(requested: str) -> str:
-    """``bf16`` only where the CPU has AMX (elsewhere bf16 is slower than fp32)."""
+    """``bf16`` only where the CPU has AMX (elsewhere bf16 is slower than fp32); then onnx-int8."""
     if requested == "auto":
-        return "bf16" if "amx_bf16" in cpu_flags() else "fp32"
+        if "amx_bf16" in cpu_flags():
+            return "bf16"
+        return "onnx-int8" if onnx_backend.onnx_available() else "fp32"
+    if requested == "onnx-int8" and not onnx_backend.onnx_available():
+        raise IndexStateError("RAG_BACKEND=onnx-int8 needs onnxruntime and onnx: pip install onnxruntime onnx")
     return requested
 
 
@@ -37,11 +55,13 @@ class Embedder:
 
     ``query_threads`` is the torch pool used for one question at a time (1 by default: on a
     shared 2-core machine a larger pool stalls when another process holds a core);
-    ``index_threads`` is used for bulk encoding.
+    ``index_threads`` is used for bulk encoding. ``cache_dir`` holds derived models (the int8
+    ONNX copy), made on the first bulk encode and reused after.
     """
 
     def __init__(self, model_path: str, *, backend: str = "auto", batch_size: int = 16,
-                 query_threads: int = 1, index_threads: int = 0, name: str | None = None):
+                 query_threads: int = 1, index_threads: int = 0, name: str | None = None,
+                 cache_dir: Path | None = None):
         # No hub is reachable here: make sure nothing tries.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -56,6 +76,9 @@ class Embedder:
         self.query_threads = max(1, query_threads)
         self.index_threads = index_threads or (os.cpu_count() or 1)
         self.name = name or model_path
+        self._model_path = model_path
+        self._cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "bulletin-rag-models"
+        self._bulk = self._query = None  # the ONNX encoders of onnx-int8, made on first use
         kwargs = {"model_kwargs": {"dtype": torch.bfloat16}} if self.backend == "bf16" else {}
         torch.set_num_threads(self.query_threads)
         self._torch = torch
@@ -78,19 +101,38 @@ class Embedder:
         if not texts:
             return out
         order = np.argsort([len(t) for t in texts], kind="stable")
+        encode_batch = self._bulk_encoder() if self.backend == "onnx-int8" else self._encode_torch
         with self._threads(self.index_threads), self._torch.inference_mode():
             for start in range(0, len(texts), self.batch_size * 8):
                 ids = order[start:start + self.batch_size * 8]
-                out[ids] = self._model.encode(
-                    [texts[i] for i in ids], batch_size=self.batch_size,
-                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
-                ).astype(np.float32)
+                group = [texts[i] for i in ids]
+                out[ids] = np.vstack([encode_batch(group[b:b + self.batch_size])
+                                      for b in range(0, len(group), self.batch_size)])
                 if progress:
                     progress(min(start + len(ids), len(texts)), len(texts))
         return out
 
+    def _encode_torch(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(texts, batch_size=len(texts), normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+    def _bulk_encoder(self):
+        if self._bulk is None:
+            self._bulk = self._onnx_encoder(quantised=True, threads=self.index_threads)
+        return self._bulk
+
+    def _onnx_encoder(self, quantised: bool, threads: int):
+        plain, int8 = onnx_backend.cached_models(self._model, self._model_path, self._cache_dir)
+        path = int8 if quantised else plain
+        log.info("encoding %s with %s", "texts" if quantised else "questions", path)
+        return onnx_backend.OnnxEncoder(path, self._model.tokenizer, self._model.max_seq_length, threads).encode
+
     def encode_query(self, text: str) -> np.ndarray:
-        """One question, on the small query thread pool."""
+        """One question, on the small query thread pool (onnx-int8 asks its fp32 ONNX copy)."""
+        if self.backend == "onnx-int8":
+            if self._query is None:
+                self._query = self._onnx_encoder(quantised=False, threads=self.query_threads)
+            return self._query([text])[0]
         with self._torch.inference_mode():
             vector = self._model.encode([text], batch_size=1, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -31,7 +32,7 @@ MAX_TOP_K = 50
 def load_embedder(settings: Settings) -> Embedder:
     return Embedder(settings.model_path, backend=settings.backend, batch_size=settings.batch_size,
                     query_threads=settings.query_threads, index_threads=settings.index_threads,
-                    name=settings.model_name)
+                    name=settings.model_name, cache_dir=Path(settings.index) / "models")
 
 
 def read_sources(settings: Settings) -> list[SourceFile]:
@@ -91,6 +92,8 @@ class Engine:
             reason = reason or indexing.stale_reason(previous.manifest, expected) or ""
             if not reason and previous.manifest.get("dimension") != embedder.dimension:
                 reason = "the embedding dimension changed"
+            if not reason and previous.manifest.get("backend", embedder.backend) != embedder.backend:
+                reason = "the embedding backend changed"
         if reason:
             log.info("building the index in %s: %s", settings.index, reason)
             stored, vector_index = indexing.build(settings, files, embedder, previous, progress)

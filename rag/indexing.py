@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -46,28 +47,81 @@ def stale_reason(manifest: dict, expected: dict) -> str | None:
     return None
 
 
-def split_corpus(files: list[SourceFile], settings: Settings) -> tuple[list[Bulletin], list[Sentence], list[Chunk]]:
-    """Bulletins, their sentences and their chunks, all with offsets into the original files."""
+def split_corpus(files: list[SourceFile], settings: Settings,
+                 previous: StoredIndex | None = None) -> tuple[list[Bulletin], list[Sentence], list[Chunk]]:
+    """Bulletins, their sentences and their chunks, all with offsets into the original files.
+
+    Files whose text is unchanged since ``previous`` (built with the same chunking) take their
+    split from it instead of being split again: sentence splitting is most of the cost of adding
+    one bulletin to a large corpus.
+    """
+    reusable = _previous_splits(previous, settings) if previous is not None else {}
     bulletins: list[Bulletin] = []
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
     for f in files:
-        for bulletin in split_bulletins(f.text, f.source, _title_from_path(f.path), f.single):
-            bulletins.append(bulletin)
-            start, end = body_range(f.text, bulletin)
-            first = len(sentences)
-            for s, e in split_sentences(f.text, start, end):
-                sentences.append(Sentence(bulletin.id, s, e, f.text[s:e]))
-            ids = list(range(first, len(sentences)))
-            if not ids:  # a headline with no body: index the headline itself
-                s, e = bulletin.char_start, bulletin.char_end
-                sentences.append(Sentence(bulletin.id, s, e, f.text[s:e]))
-                ids = [first]
-            counts = count_tokens([sentences[i].text for i in ids])
-            for a, b in chunk_sentences(counts, settings.chunk_tokens, settings.chunk_overlap):
-                s, e = sentences[ids[a]].char_start, sentences[ids[b - 1]].char_end
-                chunks.append(Chunk(len(chunks), bulletin.id, s, e, f.text[s:e], tuple(ids[a:b])))
+        old = reusable.get(f.source)
+        if old is not None and old[0] == file_hash(f):
+            _, old_bulletins, old_sentences, old_chunks, first_old = old
+            shift, base = len(sentences) - first_old, len(chunks)
+            bulletins.extend(old_bulletins)
+            sentences.extend(old_sentences)
+            chunks.extend([replace(c, id=base + n, sentence_ids=tuple(i + shift for i in c.sentence_ids))
+                           for n, c in enumerate(old_chunks)])
+            continue
+        _split_file(f, settings, bulletins, sentences, chunks)
     return bulletins, sentences, chunks
+
+
+def _split_file(f: SourceFile, settings: Settings, bulletins: list[Bulletin], sentences: list[Sentence],
+                chunks: list[Chunk]) -> None:
+    for bulletin in split_bulletins(f.text, f.source, fallback_title=_title_from_path(f.path), single=f.single):
+        bulletins.append(bulletin)
+        start, end = body_range(f.text, bulletin)
+        first = len(sentences)
+        for s, e in split_sentences(f.text, start, end):
+            sentences.append(Sentence(bulletin.id, s, e, f.text[s:e]))
+        ids = list(range(first, len(sentences)))
+        if not ids:  # a headline with no body: index the headline itself
+            s, e = bulletin.char_start, bulletin.char_end
+            sentences.append(Sentence(bulletin.id, s, e, f.text[s:e]))
+            ids = [first]
+        counts = count_tokens([sentences[i].text for i in ids])
+        for a, b in chunk_sentences(counts, settings.chunk_tokens, settings.chunk_overlap):
+            s, e = sentences[ids[a]].char_start, sentences[ids[b - 1]].char_end
+            chunks.append(Chunk(len(chunks), bulletin.id, s, e, f.text[s:e], tuple(ids[a:b])))
+
+
+def file_hash(f: SourceFile) -> str:
+    return hashlib.sha1(f"{int(f.single)}\0{f.text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _previous_splits(previous: StoredIndex, settings: Settings) -> dict[str, tuple]:
+    """Per source file of ``previous``: (text hash, bulletins, sentences, chunks, first sentence index)."""
+    same = all(previous.manifest.get(k) == v for k, v in (("pipeline", PIPELINE_VERSION),
+               ("chunk_tokens", settings.chunk_tokens), ("chunk_overlap", settings.chunk_overlap)))
+    if not same or not previous.file_hashes:
+        return {}
+    source_of = {b.id: b.source for b in previous.bulletins}
+    splits: dict[str, tuple] = {}
+
+    def ranges(items, key):
+        found: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            span = found.setdefault(source_of[key(item)], [i, i + 1])
+            span[1] = i + 1
+        return found
+
+    b_ranges = ranges(previous.bulletins, lambda b: b.id)
+    s_ranges = ranges(previous.sentences, lambda s: s.bulletin_id)
+    c_ranges = ranges(previous.chunks, lambda c: c.bulletin_id)
+    for source, digest in previous.file_hashes.items():
+        if source not in b_ranges or source not in s_ranges:
+            continue
+        (b0, b1), (s0, s1) = b_ranges[source], s_ranges[source]
+        c0, c1 = c_ranges.get(source, (0, 0))
+        splits[source] = (digest, previous.bulletins[b0:b1], previous.sentences[s0:s1], previous.chunks[c0:c1], s0)
+    return splits
 
 
 def chunk_embedding_text(title: str, chunk_text: str) -> str:
@@ -77,7 +131,7 @@ def chunk_embedding_text(title: str, chunk_text: str) -> str:
 def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
           previous: StoredIndex | None = None, progress: Progress | None = None) -> tuple[StoredIndex, object]:
     """Build and save a new index generation; vectors of unchanged texts come from ``previous``."""
-    bulletins, sentences, chunks = split_corpus(files, settings)
+    bulletins, sentences, chunks = split_corpus(files, settings, previous)
     titles = {b.id: b.title for b in bulletins}
     chunk_texts = [chunk_embedding_text(titles[c.bulletin_id], c.text) for c in chunks]
     # A sentence is embedded with its headline: news sentences lean on it ("the committee").
@@ -86,7 +140,8 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
     chunk_hashes = [_hash(model_key, t) for t in chunk_texts]
     sentence_hashes = [_hash(model_key, t) for t in sentence_texts]
     cache: dict[str, np.ndarray] = {}
-    if previous is not None and previous.manifest.get("model") == model_key:
+    if (previous is not None and previous.manifest.get("model") == model_key
+            and previous.manifest.get("backend", embedder.backend) == embedder.backend):
         cache.update(zip(previous.chunk_hashes, previous.chunk_vectors))
         cache.update(zip(previous.sentence_hashes, previous.sentence_vectors))
     all_texts = chunk_texts + sentence_texts
@@ -104,7 +159,7 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
                 "bulletins": len(bulletins), "chunks": len(chunks), "sentences": len(sentences),
                 "embedded": len(missing)}
     stored = StoredIndex(manifest, bulletins, chunks, sentences, chunk_vectors, sentence_vectors,
-                         chunk_hashes, sentence_hashes)
+                         chunk_hashes, sentence_hashes, {f.source: file_hash(f) for f in files})
     vector_index = store.build_vector_index(chunk_vectors, settings.hnsw_threshold)
     manifest["index_type"] = type(vector_index).__name__
     if progress:

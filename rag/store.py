@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ class StoredIndex:
     sentence_vectors: np.ndarray
     chunk_hashes: list[str]
     sentence_hashes: list[str]
+    file_hashes: dict[str, str] = field(default_factory=dict)  # source -> hash of its text
 
 
 def build_vector_index(vectors: np.ndarray, hnsw_threshold: int):
@@ -76,6 +77,7 @@ def save(index_dir: Path, stored: StoredIndex, vector_index) -> Path:
             "sentences": [asdict(s) for s in stored.sentences],
             "chunk_hashes": stored.chunk_hashes,
             "sentence_hashes": stored.sentence_hashes,
+            "file_hashes": stored.file_hashes,
         })
         write_json_atomic(staging / "manifest.json", {**stored.manifest, "format": FORMAT_VERSION})
         final = index_dir / name
@@ -124,6 +126,7 @@ def load(index_dir: Path) -> tuple[StoredIndex, object] | None:
             sentence_vectors=sentence_vectors,
             chunk_hashes=records["chunk_hashes"],
             sentence_hashes=records["sentence_hashes"],
+            file_hashes=records.get("file_hashes", {}),
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexStateError(f"the index in {folder} is unreadable ({type(exc).__name__}: {exc})") from None

@@ -5,7 +5,8 @@ import pytest
 
 from rag import store
 from rag.config import Settings
-from rag.engine import Engine
+from rag.engine import Engine, read_sources
+from rag.indexing import split_corpus
 from rag.errors import IndexStateError
 
 
@@ -127,3 +128,15 @@ def test_missing_generation_named_by_current_is_rebuilt(tmp_path, corpus_copy, e
     (settings.index / "CURRENT").write_text("gen-that-does-not-exist")
     _, report = Engine.open(settings, embedder)
     assert report.rebuilt and "missing generation" in report.reason
+
+
+def test_adding_a_file_reuses_the_split_of_the_others_and_matches_a_fresh_split(tmp_path, corpus_copy, embedder):
+    settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
+    Engine.open(settings, embedder)
+    (corpus_copy / "a-first.txt").write_text("Wind Farm Opens\n\nOn May 2, 2024, a wind farm opened in Gansu. "
+                                             "It powers 300,000 homes.\n")
+    engine, report = Engine.open(settings, embedder)
+    assert report.rebuilt
+    fresh = split_corpus(read_sources(settings), settings)
+    assert (engine.stored.bulletins, engine.stored.sentences, engine.stored.chunks) == fresh
+    assert engine.ask("Where did the wind farm open?").citations

@@ -1,0 +1,153 @@
+"""ONNX Runtime copies of the embedding model: int8 for fast bulk encoding on CPUs without AMX,
+fp32 for questions (the same vectors as sentence-transformers at a third of its per-call cost).
+
+The copies are made from the local sentence-transformers model (nothing is downloaded): the
+transformer with mean pooling and L2 normalisation is exported to ONNX, then its weight
+matrices are quantised to int8 per output channel (dynamic quantisation; activation-by-activation
+products such as attention scores stay in float, which keeps the vectors within ~0.99 cosine of
+fp32). The results are cached in a folder (by default ``INDEX/models/``) under a key of the model
+files and library versions, written atomically, so it is made once per model and machine setup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexStateError
+from .fileio import write_atomic
+
+log = logging.getLogger(__name__)
+EXPORT_VERSION = 2  # bump when the export or quantisation recipe changes
+
+
+def onnx_available() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cached_models(model, model_path: str, cache_dir: Path) -> tuple[Path, Path]:
+    """Paths of the fp32 and int8 ONNX copies of ``model`` in ``cache_dir``, exported on first use."""
+    key = _cache_key(model_path)
+    plain, quantised = Path(cache_dir) / f"{key}.fp32.onnx", Path(cache_dir) / f"{key}.int8.onnx"
+    if plain.is_file() and quantised.is_file():
+        return plain, quantised
+    log.info("exporting the embedding model to ONNX (fp32 and int8) in %s, once", cache_dir)
+    try:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
+            exported, reduced = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
+            _export(model, exported)
+            _quantise(exported, reduced)
+            write_atomic(quantised, reduced.read_bytes())
+            write_atomic(plain, exported.read_bytes())
+    except OSError as exc:
+        raise IndexStateError(f"cannot write the ONNX model in {cache_dir}: {exc.strerror or exc}") from None
+    return plain, quantised
+
+
+class OnnxEncoder:
+    """Runs the int8 ONNX model with the sentence-transformers model's own tokenizer and length."""
+
+    def __init__(self, onnx_path: Path, tokenizer, max_length: int, threads: int):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        # Busy-waiting threads steal the other core from the process next door on a shared machine.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = tokenizer
+        self._max_length = max_length
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised vectors of ``texts`` (one padded batch)."""
+        batch = self._tokenizer(texts, padding=True, truncation=True, max_length=self._max_length,
+                                return_tensors="np")
+        feed = {name: np.asarray(batch[name], dtype=np.int64) for name in self._inputs if name in batch}
+        if "token_type_ids" in self._inputs and "token_type_ids" not in feed:
+            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+        return self._session.run(None, feed)[0].astype(np.float32)
+
+
+def _cache_key(model_path: str) -> str:
+    import onnxruntime
+    import torch
+
+    digest = hashlib.sha1(f"v{EXPORT_VERSION}|ort {onnxruntime.__version__}|torch {torch.__version__}".encode())
+    for path in sorted(Path(model_path).rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(model_path)}|{stat.st_size}|{int(stat.st_mtime)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _export(model, path: Path) -> None:
+    """Export transformer + mean pooling + normalisation of a sentence-transformers model."""
+    import torch
+
+    transformer, pooling = model[0], model[1]
+    mean = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens", False)
+    if not mean or len(model) > 3:
+        raise IndexStateError("the onnx-int8 backend supports mean-pooled models only: set RAG_BACKEND=fp32")
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    sample = transformer.tokenizer(["an example", "a slightly longer example text"], padding=True,
+                                   return_tensors="pt")
+    token_types = sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in ("input_ids", "attention_mask", "token_type_ids")}
+    dynamic["embedding"] = {0: "batch"}
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        # The TorchScript exporter: it needs no onnxscript and handles this model in ~2 s.
+        torch.onnx.export(Pooled(transformer.auto_model).eval(),
+                          (sample["input_ids"], sample["attention_mask"], token_types), str(path),
+                          input_names=["input_ids", "attention_mask", "token_type_ids"],
+                          output_names=["embedding"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+
+
+def _sensitive_nodes(model) -> list[str]:
+    """The feed-forward down-projections: their inputs (GELU outputs) have outliers that a
+    per-tensor int8 activation scale flattens; keeping them in float lifts the worst cosine to
+    fp32 on the seeds from 0.988 to 0.990."""
+    return [n.name for n in model.graph.node
+            if n.op_type == "MatMul" and "/output/dense" in n.name and "attention" not in n.name]
+
+
+def _quantise(source: Path, target: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantiser logs a pre-processing hint at WARNING on the root logger; it does not apply here.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=_sensitive_nodes(onnx.load(str(source))),
+                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
