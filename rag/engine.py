@@ -62,8 +62,9 @@ class Engine:
         self.bulletins = {b.id: b for b in stored.bulletins}
         self._verify_offsets()
         self.titles = titles = {b.id: b.title for b in stored.bulletins}
+        saved = None if stored.chunk_terms is None else [t.split() for t in stored.chunk_terms]
         self.lexical = LexicalIndex([indexing.chunk_embedding_text(titles[c.bulletin_id], c.text)
-                                     for c in stored.chunks])
+                                     for c in stored.chunks], saved)
         self.retriever = Retriever(stored.chunk_vectors, vector_index, self.lexical,
                                    [c.bulletin_id for c in stored.chunks],
                                    {b.id: b.date for b in stored.bulletins})

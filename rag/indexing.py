@@ -15,6 +15,7 @@ from .chunking import chunk_sentences, count_tokens
 from .config import Settings
 from .corpus import SourceFile, body_range, fingerprint, split_bulletins
 from .embedding import Embedder
+from .lexical import terms
 from .records import Bulletin, Chunk, Sentence
 from .store import StoredIndex
 from .text import split_sentences
@@ -152,6 +153,9 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
         report = (lambda done, total: progress("embedding", done, total)) if progress else None
         vectors = embedder.encode([all_texts[i] for i in missing], progress=report)
         cache.update(zip((all_hashes[i] for i in missing), vectors))
+    known_terms = dict(zip(previous.chunk_hashes, previous.chunk_terms)) if (
+        previous is not None and previous.chunk_terms is not None) else {}
+    chunk_terms = [known_terms.get(h) or " ".join(terms(t)) for h, t in zip(chunk_hashes, chunk_texts)]
     dim = embedder.dimension
     chunk_vectors = _stack([cache[h] for h in chunk_hashes], dim)
     sentence_vectors = _stack([cache[h] for h in sentence_hashes], dim)
@@ -159,7 +163,7 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
                 "bulletins": len(bulletins), "chunks": len(chunks), "sentences": len(sentences),
                 "embedded": len(missing)}
     stored = StoredIndex(manifest, bulletins, chunks, sentences, chunk_vectors, sentence_vectors,
-                         chunk_hashes, sentence_hashes, {f.source: file_hash(f) for f in files})
+                         chunk_hashes, sentence_hashes, {f.source: file_hash(f) for f in files}, chunk_terms)
     vector_index = store.build_vector_index(chunk_vectors, settings.hnsw_threshold)
     manifest["index_type"] = type(vector_index).__name__
     if progress:

@@ -43,22 +43,25 @@ def stem_words(words: list[str]) -> list[str]:
 class LexicalIndex:
     """BM25 over a list of texts; scores every document for a query in one sparse product."""
 
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: list[str], term_lists: list[list[str]] | None = None):
+        """Index ``texts``; pass their ``term_lists`` (as ``terms`` gives them) to skip tokenising."""
         import bm25s
 
         # bm25s sets its logger to DEBUG on import; let the application's logging decide.
         logging.getLogger("bm25s").setLevel(logging.NOTSET)
-        self.size = len(texts)
+        if term_lists is None:
+            term_lists = [terms(text) for text in texts]
+        self.size = len(term_lists)
         self._vocab: dict[str, int] = {}
         corpus_ids: list[list[int]] = []
-        for text in texts:
-            corpus_ids.append([self._vocab.setdefault(t, len(self._vocab)) for t in terms(text)])
+        for words in term_lists:
+            corpus_ids.append([self._vocab.setdefault(t, len(self._vocab)) for t in words])
         self._bm25 = bm25s.BM25()
         self._bm25.index(bm25s.tokenization.Tokenized(ids=corpus_ids, vocab=self._vocab), show_progress=False)
         df = np.zeros(len(self._vocab), dtype=np.float32)
         for ids in corpus_ids:
             df[list(set(ids))] += 1
-        n = max(1, len(texts))
+        n = max(1, self.size)
         self._idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     def scores(self, query: str) -> np.ndarray:

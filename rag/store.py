@@ -40,6 +40,7 @@ class StoredIndex:
     chunk_hashes: list[str]
     sentence_hashes: list[str]
     file_hashes: dict[str, str] = field(default_factory=dict)  # source -> hash of its text
+    chunk_terms: list[str] | None = None  # each chunk's BM25 terms, space-separated (saves tokenising at start-up)
 
 
 def build_vector_index(vectors: np.ndarray, hnsw_threshold: int):
@@ -79,6 +80,8 @@ def save(index_dir: Path, stored: StoredIndex, vector_index) -> Path:
             "sentence_hashes": stored.sentence_hashes,
             "file_hashes": stored.file_hashes,
         })
+        if stored.chunk_terms is not None:
+            write_json_atomic(staging / "chunk_terms.json", stored.chunk_terms)
         write_json_atomic(staging / "manifest.json", {**stored.manifest, "format": FORMAT_VERSION})
         final = index_dir / name
         os.replace(staging, final)
@@ -117,6 +120,8 @@ def load(index_dir: Path) -> tuple[StoredIndex, object] | None:
         chunk_vectors = np.load(folder / "chunk_vectors.npy", allow_pickle=False)
         sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
         vector_index = faiss.deserialize_index(np.fromfile(folder / "vectors.faiss", dtype=np.uint8))
+        terms_file = folder / "chunk_terms.json"
+        chunk_terms = json.loads(terms_file.read_text(encoding="utf-8")) if terms_file.is_file() else None
         stored = StoredIndex(
             manifest=manifest,
             bulletins=[Bulletin(**b) for b in records["bulletins"]],
@@ -127,6 +132,7 @@ def load(index_dir: Path) -> tuple[StoredIndex, object] | None:
             chunk_hashes=records["chunk_hashes"],
             sentence_hashes=records["sentence_hashes"],
             file_hashes=records.get("file_hashes", {}),
+            chunk_terms=chunk_terms,
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexStateError(f"the index in {folder} is unreadable ({type(exc).__name__}: {exc})") from None
@@ -141,6 +147,8 @@ def _check_consistent(stored: StoredIndex, vector_index, folder: Path) -> None:
         problems.append("format version differs")
     if vector_index.ntotal != len(stored.chunks) or len(stored.chunk_vectors) != len(stored.chunks):
         problems.append("vector count does not match the chunk records")
+    if stored.chunk_terms is not None and len(stored.chunk_terms) != len(stored.chunks):
+        problems.append("BM25 terms do not match the chunk records")
     if len(stored.sentence_vectors) != len(stored.sentences):
         problems.append("sentence vectors do not match the sentence records")
     if stored.chunk_vectors.ndim != 2 or (len(stored.chunks) and stored.chunk_vectors.shape[1] != dim):

@@ -6,7 +6,8 @@ import pytest
 from rag import store
 from rag.config import Settings
 from rag.engine import Engine, read_sources
-from rag.indexing import split_corpus
+from rag.indexing import chunk_embedding_text, split_corpus
+from rag.lexical import LexicalIndex, terms
 from rag.errors import IndexStateError
 
 
@@ -140,3 +141,13 @@ def test_adding_a_file_reuses_the_split_of_the_others_and_matches_a_fresh_split(
     fresh = split_corpus(read_sources(settings), settings)
     assert (engine.stored.bulletins, engine.stored.sentences, engine.stored.chunks) == fresh
     assert engine.ask("Where did the wind farm open?").citations
+
+
+def test_saved_bm25_terms_are_the_chunk_terms(engine, settings):
+    stored, _ = store.load(settings.index)
+    titles = {b.id: b.title for b in stored.bulletins}
+    fresh = [" ".join(terms(chunk_embedding_text(titles[c.bulletin_id], c.text))) for c in stored.chunks]
+    assert stored.chunk_terms == fresh
+    question = "Where did the IPCC release its Synthesis Report?"
+    rebuilt = LexicalIndex([chunk_embedding_text(titles[c.bulletin_id], c.text) for c in stored.chunks])
+    assert np.allclose(engine.lexical.scores(question), rebuilt.scores(question))
