@@ -29,7 +29,8 @@ def run(args, settings: Settings, embedder=None) -> int:
     embedder = embedder or load_embedder(settings)
     started = time.perf_counter()
     result: dict = {"modes": modes, "abstain_threshold": settings.abstain_threshold,
-                    "model": settings.model_name, "top_k": settings.top_k, "suites": {}}
+                    "model": settings.model_name, "backend": embedder.backend, "top_k": settings.top_k,
+                    "suites": {}}
     details: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         for suite in _suites(args, Path(tmp)):
