@@ -95,13 +95,16 @@ class Engine:
                 reason = "the embedding dimension changed"
             if not reason and previous.manifest.get("backend", embedder.backend) != embedder.backend:
                 reason = "the embedding backend changed"
-        if reason:
-            log.info("building the index in %s: %s", settings.index, reason)
-            stored, vector_index = indexing.build(settings, files, embedder, previous, progress)
-        else:
-            stored, vector_index = loaded
+        if not reason:
+            try:
+                engine = cls(settings, embedder, files, *loaded)
+                return engine, OpenReport(False, "", time.perf_counter() - started)
+            except IndexStateError as exc:  # records that no longer slice out of the files
+                reason, previous = f"the index is broken ({exc})", None
+        log.info("building the index in %s: %s", settings.index, reason)
+        stored, vector_index = indexing.build(settings, files, embedder, previous, progress)
         engine = cls(settings, embedder, files, stored, vector_index)
-        return engine, OpenReport(bool(reason), reason, time.perf_counter() - started)
+        return engine, OpenReport(True, reason, time.perf_counter() - started)
 
     def _verify_offsets(self) -> None:
         """Every stored sentence must still slice out of its file: never serve a broken citation."""

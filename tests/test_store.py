@@ -151,3 +151,18 @@ def test_saved_bm25_terms_are_the_chunk_terms(engine, settings):
     question = "Where did the IPCC release its Synthesis Report?"
     rebuilt = LexicalIndex([chunk_embedding_text(titles[c.bulletin_id], c.text) for c in stored.chunks])
     assert np.allclose(engine.lexical.scores(question), rebuilt.scores(question))
+
+
+def test_records_whose_offsets_no_longer_slice_back_are_rebuilt(tmp_path, corpus_copy, embedder):
+    settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
+    Engine.open(settings, embedder)
+
+    def shift(records):
+        for sentence in records["sentences"]:
+            sentence["char_start"] += 1  # the manifest still matches the corpus: only the offsets lie
+
+    _rewrite_json(store.current_generation(settings.index) / "records.json", shift)
+    engine, report = Engine.open(settings, embedder)
+    assert report.rebuilt and "no longer match" in report.reason
+    answer = engine.ask("Where did the IPCC release its Synthesis Report?")
+    assert all(engine.files[c.source].text[c.char_start:c.char_end] == c.quote for c in answer.citations)
