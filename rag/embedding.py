@@ -53,10 +53,10 @@ def choose_backend(requested: str) -> str:
 class Embedder:
     """Encodes texts into L2-normalised float32 vectors.
 
-    ``query_threads`` is the torch pool used for one question at a time (1 by default: on a
+    ``query_threads`` is the thread pool used for one question at a time (1 by default: on a
     shared 2-core machine a larger pool stalls when another process holds a core);
-    ``index_threads`` is used for bulk encoding. ``cache_dir`` holds derived models (the int8
-    ONNX copy), made on the first bulk encode and reused after.
+    ``index_threads`` is used for bulk encoding. ``cache_dir`` holds the ONNX copies that
+    onnx-int8 uses, exported once; with them cached, onnx-int8 never loads torch at all.
     """
 
     def __init__(self, model_path: str, *, backend: str = "auto", batch_size: int = 16,
@@ -65,33 +65,46 @@ class Embedder:
         # No hub is reachable here: make sure nothing tries.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-
         self.backend = choose_backend(backend)
         self.batch_size = batch_size
         self.query_threads = max(1, query_threads)
         self.index_threads = index_threads or (os.cpu_count() or 1)
         self.name = name or model_path
         self._model_path = model_path
-        self._cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "bulletin-rag-models"
-        self._bulk = self._query = None  # the ONNX encoders of onnx-int8, made on first use
+        self._model = self._torch = None
+        if self.backend == "onnx-int8":
+            cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "bulletin-rag-models"
+            paths = onnx_backend.cached(model_path, cache) or onnx_backend.cached_models(
+                self._load_torch_model(), model_path, cache)
+            self._query = onnx_backend.OnnxEncoder(paths[0], model_path, self.query_threads)
+            self._bulk = onnx_backend.OnnxEncoder(paths[1], model_path, self.index_threads)
+            self.dimension = self._query.dimension
+        else:
+            self.dimension = int(self._load_torch_model().get_embedding_dimension())
+        log.info("loaded embedding model %s (%s, dim %d)", self.name, self.backend, self.dimension)
+
+    def _load_torch_model(self):
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
         kwargs = {"model_kwargs": {"dtype": torch.bfloat16}} if self.backend == "bf16" else {}
         torch.set_num_threads(self.query_threads)
         self._torch = torch
-        self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True, **kwargs)
-        self.dimension = int(self._model.get_embedding_dimension())
-        log.info("loaded embedding model %s (%s, dim %d)", self.name, self.backend, self.dimension)
+        self._model = SentenceTransformer(self._model_path, device="cpu", local_files_only=True, **kwargs)
+        return self._model
 
     @contextmanager
     def _threads(self, n: int):
+        if self.backend == "onnx-int8":  # ONNX Runtime sessions have their own pools
+            yield
+            return
         previous = self._torch.get_num_threads()
         self._torch.set_num_threads(n)
         try:
-            yield
+            with self._torch.inference_mode():
+                yield
         finally:
             self._torch.set_num_threads(previous)
 
@@ -101,8 +114,8 @@ class Embedder:
         if not texts:
             return out
         order = np.argsort([len(t) for t in texts], kind="stable")
-        encode_batch = self._bulk_encoder() if self.backend == "onnx-int8" else self._encode_torch
-        with self._threads(self.index_threads), self._torch.inference_mode():
+        encode_batch = self._bulk.encode if self.backend == "onnx-int8" else self._encode_torch
+        with self._threads(self.index_threads):
             for start in range(0, len(texts), self.batch_size * 8):
                 ids = order[start:start + self.batch_size * 8]
                 group = [texts[i] for i in ids]
@@ -116,23 +129,10 @@ class Embedder:
         return self._model.encode(texts, batch_size=len(texts), normalize_embeddings=True,
                                   convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
 
-    def _bulk_encoder(self):
-        if self._bulk is None:
-            self._bulk = self._onnx_encoder(quantised=True, threads=self.index_threads)
-        return self._bulk
-
-    def _onnx_encoder(self, quantised: bool, threads: int):
-        plain, int8 = onnx_backend.cached_models(self._model, self._model_path, self._cache_dir)
-        path = int8 if quantised else plain
-        log.info("encoding %s with %s", "texts" if quantised else "questions", path)
-        return onnx_backend.OnnxEncoder(path, self._model.tokenizer, self._model.max_seq_length, threads).encode
-
     def encode_query(self, text: str) -> np.ndarray:
         """One question, on the small query thread pool (onnx-int8 asks its fp32 ONNX copy)."""
         if self.backend == "onnx-int8":
-            if self._query is None:
-                self._query = self._onnx_encoder(quantised=False, threads=self.query_threads)
-            return self._query([text])[0]
+            return self._query.encode([text])[0]
         with self._torch.inference_mode():
             vector = self._model.encode([text], batch_size=1, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)

@@ -12,6 +12,7 @@ files and library versions, written atomically, so it is made once per model and
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 import warnings
@@ -37,10 +38,11 @@ def onnx_available() -> bool:
 
 def cached_models(model, model_path: str, cache_dir: Path) -> tuple[Path, Path]:
     """Paths of the fp32 and int8 ONNX copies of ``model`` in ``cache_dir``, exported on first use."""
+    found = cached(model_path, cache_dir)
+    if found:
+        return found
     key = _cache_key(model_path)
     plain, quantised = Path(cache_dir) / f"{key}.fp32.onnx", Path(cache_dir) / f"{key}.int8.onnx"
-    if plain.is_file() and quantised.is_file():
-        return plain, quantised
     log.info("exporting the embedding model to ONNX (fp32 and int8) in %s, once", cache_dir)
     try:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
@@ -55,11 +57,23 @@ def cached_models(model, model_path: str, cache_dir: Path) -> tuple[Path, Path]:
     return plain, quantised
 
 
-class OnnxEncoder:
-    """Runs the int8 ONNX model with the sentence-transformers model's own tokenizer and length."""
+def cached(model_path: str, cache_dir: Path) -> tuple[Path, Path] | None:
+    """The fp32 and int8 copies if both are already in ``cache_dir``, else ``None``."""
+    key = _cache_key(model_path)
+    plain, quantised = Path(cache_dir) / f"{key}.fp32.onnx", Path(cache_dir) / f"{key}.int8.onnx"
+    return (plain, quantised) if plain.is_file() and quantised.is_file() else None
 
-    def __init__(self, onnx_path: Path, tokenizer, max_length: int, threads: int):
+
+class OnnxEncoder:
+    """Runs an ONNX copy with the model's own tokenizer (``tokenizer.json``) and maximum length.
+
+    Needs neither torch nor sentence-transformers, so a service whose copies are cached starts
+    in a second or two instead of importing them.
+    """
+
+    def __init__(self, onnx_path: Path, model_path: str, threads: int):
         import onnxruntime as ort
+        from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
@@ -69,24 +83,45 @@ class OnnxEncoder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self._tokenizer = tokenizer
-        self._max_length = max_length
+        self.dimension = int(self._session.get_outputs()[0].shape[-1])
+        self._tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+        # tokenizer.json may fix its own padding and length; use the sentence-transformers settings.
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_sequence_length(model_path))
+        pad = _special_token(model_path, "pad_token", "[PAD]")
+        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id(pad) or 0, pad_token=pad)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalised vectors of ``texts`` (one padded batch)."""
-        batch = self._tokenizer(texts, padding=True, truncation=True, max_length=self._max_length,
-                                return_tensors="np")
-        feed = {name: np.asarray(batch[name], dtype=np.int64) for name in self._inputs if name in batch}
-        if "token_type_ids" in self._inputs and "token_type_ids" not in feed:
-            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-        return self._session.run(None, feed)[0].astype(np.float32)
+        batch = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in batch], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.array([e.attention_mask for e in batch], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in batch], dtype=np.int64)}
+        return self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0].astype(np.float32)
+
+
+def max_sequence_length(model_path: str) -> int:
+    """The model's ``max_seq_length`` as sentence-transformers reads it (sentence_bert_config.json)."""
+    try:
+        config = json.loads((Path(model_path) / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        return int(config["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 512
+
+
+def _special_token(model_path: str, name: str, default: str) -> str:
+    try:
+        value = json.loads((Path(model_path) / "special_tokens_map.json").read_text(encoding="utf-8"))[name]
+    except (OSError, ValueError, KeyError):
+        return default
+    return value.get("content", default) if isinstance(value, dict) else str(value)
 
 
 def _cache_key(model_path: str) -> str:
-    import onnxruntime
-    import torch
+    from importlib.metadata import version
 
-    digest = hashlib.sha1(f"v{EXPORT_VERSION}|ort {onnxruntime.__version__}|torch {torch.__version__}".encode())
+    # Versions from package metadata: importing torch here would cost seconds at start-up.
+    digest = hashlib.sha1(f"v{EXPORT_VERSION}|ort {version('onnxruntime')}|torch {version('torch')}".encode())
     for path in sorted(Path(model_path).rglob("*")):
         if path.is_file():
             stat = path.stat()
