@@ -42,6 +42,12 @@ _ORG_WORDS = frozenset(
     "corporation party government state national people's congress assessment synthesis board centre "
     "center conference programme program fund union".split()
 )
+# Titles before a name ("Vice Minister ... Zhang Yudong", "Academicians Du Xiangwan"): the name is the answer.
+_TITLE_WORDS = frozenset(
+    "minister vice president premier director chairman chairwoman chair secretary academician academicians "
+    "professor dr mr mrs ms researcher deputy general head governor mayor ambassador envoy spokesperson "
+    "spokesman spokeswoman commissioner".split()
+)
 _SENTENCE_STARTERS = frozenset("the a an on in by at this that these those it its as after before for "
                                "from with under over during since when while and but or".split())
 _WH = [
@@ -63,6 +69,16 @@ def question_type(question: str) -> str:
     return min(found)[2] if found else "thing"
 
 
+_BODY_TERMS = frozenset(terms("organisation organization body agency institution"))
+
+
+def _is_orgish(phrase: str) -> bool:
+    return any(w.lower().strip(",.") in _ORG_WORDS for w in phrase.split())
+
+
+_TYPE_NOUN = re.compile(r"\b(?:which|what)[ \u00a0]+([a-z]+)", re.IGNORECASE)
+
+
 def find_span(question: str, sentence: str, strict: bool = False) -> tuple[int, int] | None:
     """Offsets (within ``sentence``) of the short answer, or ``None`` if no candidate fits.
 
@@ -71,16 +87,21 @@ def find_span(question: str, sentence: str, strict: bool = False) -> tuple[int, 
     """
     kind = question_type(question)
     q_terms = set(terms(question))
-    anchors = _anchor_positions(sentence, q_terms)
+    # "Which ministry ...?": the noun names the kind of answer, so an answer may (should) say it.
+    type_noun = _TYPE_NOUN.search(question)
+    type_terms = set(terms(type_noun.group(1))) if type_noun else set()
+    anchors = _anchor_positions(sentence, q_terms - type_terms)
     best: tuple[float, int, int] | None = None
     for start, end, cand_kind in _candidates(sentence, kind):
         cand_terms = terms(sentence[start:end])
         if not cand_terms:
             continue
-        repeated = sum(t in q_terms for t in cand_terms) / len(cand_terms)
+        repeated = sum(t in q_terms - type_terms for t in cand_terms) / len(cand_terms)
         if repeated >= 0.5:
             continue
         fit = _type_fit(kind, cand_kind, sentence, start, end)
+        if type_terms & set(cand_terms) or (type_terms & _BODY_TERMS and _is_orgish(sentence[start:end])):
+            fit += 0.5
         if strict and fit < 1.5:
             continue
         score = fit - 0.5 * repeated
@@ -128,6 +149,24 @@ def _candidates(sentence: str, kind: str):
                     yield start, tail.end(), "place"
             # A lone capitalised word that opens the sentence is usually just capitalised ("Also").
             yield start, end, "opener" if m.start() == 0 and len(words) == 1 else "caps"
+            name = _trailing_name(sentence, start, end)
+            if kind == "agent" and name:
+                yield name, end, "caps"
+
+
+def _trailing_name(sentence: str, start: int, end: int) -> int | None:
+    """Start of a two-word name that ends a run opened by a title or an organisation
+    ("Vice Minister of Science and Technology Zhang Yudong" -> "Zhang Yudong")."""
+    words = list(re.finditer(r"\S+", sentence[start:end]))
+    if len(words) < 3:
+        return None
+    head = {w.group().lower().strip(",.") for w in words[:-2]}
+    tail = [w.group() for w in words[-2:]]
+    if not head & (_TITLE_WORDS | _ORG_WORDS):
+        return None
+    if any(t.lower() in _TITLE_WORDS | _ORG_WORDS or not t[:1].isupper() for t in tail):
+        return None
+    return start + words[-2].start()
 
 
 OPENER_PENALTY = 0.4
@@ -136,7 +175,7 @@ _MONTH_ONLY = re.compile(rf"{_MONTH}(?:{_SP}+\d+)?")
 
 def _type_fit(kind: str, cand_kind: str, sentence: str, start: int, end: int) -> float:
     words = sentence[start:end].replace("\u00a0", " ").split()
-    orgish = any(w.lower().strip(",.") in _ORG_WORDS for w in words)
+    orgish = any(w.lower().strip(",.") in _ORG_WORDS | _TITLE_WORDS for w in words)
     before = sentence[max(0, start - 6):start].lower()
     if cand_kind == "opener":
         return _type_fit(kind, "caps", sentence, start, end) - OPENER_PENALTY
