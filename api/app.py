@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                   description="Cited extractive answers over news bulletins. Every citation's quote is "
                               "exactly source[char_start:char_end].")
     app.state.settings = settings
+    app.state.cpu_limiter = anyio.CapacityLimiter(settings.workers or os.cpu_count() or 1)
     if engine is not None:  # usable at once, even by clients that do not run the lifespan
         app.state.live = LiveIndex(engine)
     errors.install(app)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 from dataclasses import asdict
 
+import anyio
+
 from fastapi import APIRouter, Depends, Header, Request
 
 from rag.chat import resolve_question
@@ -36,22 +38,32 @@ def _record_timings(request: Request, answer: Answer) -> None:
     request.state.timings = answer.timings_ms
 
 
+async def on_cpu(request: Request, fn, *args):
+    """Run CPU-bound core work off the event loop, at most one job per core at a time: under load,
+    questions wait their turn in order instead of 40 threads fighting over two cores."""
+    return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.cpu_limiter)
+
+
 @router.post("/ask", response_model=Answer, responses=ERRORS, summary="Answer a question with cited sentences")
-def ask(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Answer:
-    answer = live.engine.ask(body.question, body.top_k, body.mode, _filters(body))
+async def ask(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Answer:
+    answer = await on_cpu(request, live.engine.ask, body.question, body.top_k, body.mode, _filters(body))
     _record_timings(request, answer)
     return answer
 
 
 @router.post("/search", response_model=list[Passage], responses=ERRORS, summary="Ranked passages only")
-def search(body: AskRequest, live: LiveIndex = Depends(live_index)) -> list[Passage]:
-    passages, _, _ = live.engine.search(body.question, body.top_k, body.mode, _filters(body))
+async def search(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> list[Passage]:
+    passages, _, _ = await on_cpu(request, live.engine.search, body.question, body.top_k, body.mode, _filters(body))
     return passages
 
 
 @router.post("/chat", response_model=ChatAnswer, responses=ERRORS,
              summary="Answer the last user message, resolving follow-ups with the earlier turns")
-def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(live_index)) -> ChatAnswer:
+async def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(live_index)) -> ChatAnswer:
+    return await on_cpu(request, _chat, body, request, live)
+
+
+def _chat(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAnswer:
     users = [m.content for m in body.messages if m.role == "user"]
     if not users:
         raise QueryError("messages hold no user question")

@@ -45,6 +45,7 @@ class Settings:
     max_question_chars: int = 2000
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: int = 120
+    workers: int = 0  # questions answered at once by the server; 0: one per CPU core
     hnsw_threshold: int = 50_000
     max_file_bytes: int = 20_000_000  # larger corpus files are skipped with a warning
 
