@@ -85,7 +85,7 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
-def measure_build(folder: Path, settings: Settings, workdir: Path) -> dict:
+def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = False) -> dict:
     """A full index build, a re-index of the unchanged corpus, one added bulletin, size, HNSW recall."""
     import shutil
 
@@ -114,14 +114,19 @@ def measure_build(folder: Path, settings: Settings, workdir: Path) -> dict:
         added_embedded = added.stored.manifest["embedded"]
     finally:
         extra.unlink()
+    started = time.perf_counter()
+    Engine.open(settings, embedder)
+    remove_one = time.perf_counter() - started
     recall = hnsw_recall(engine.stored.chunk_vectors, engine.stored.sentence_vectors)
-    shutil.rmtree(settings.index, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(settings.index, ignore_errors=True)
     chunks = manifest["chunks"]
     return {"backend": manifest["backend"], "index_type": manifest["index_type"],
             "chunks": chunks, "sentences": manifest["sentences"], "build_s": round(full, 2),
             "embedded": manifest["embedded"], "texts_per_s": round(manifest["embedded"] / full, 1),
             "reindex_unchanged_s": round(unchanged, 2), "reindex_unchanged_embedded": reembedded,
             "add_one_bulletin_s": round(add_one, 2), "add_one_embedded": added_embedded,
+            "remove_one_bulletin_s": round(remove_one, 2),
             "index_bytes": index_bytes, "index_mb_per_10k_chunks": round(index_bytes / 1e6 * 10_000 / max(1, chunks), 1),
             "hnsw_recall_at_10": recall, "peak_rss_mb": peak_rss_mb()}
 
@@ -156,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", help="comma-separated (default: fp32,onnx-int8, plus bf16 on AMX)")
     parser.add_argument("--build", action="store_true", help="also build a full index and measure it")
     parser.add_argument("--out", type=Path, help="write the JSON here too")
+    parser.add_argument("--workdir", type=Path, help="keep the bulletin files and the --build index here "
+                        "(WORKDIR/bulletins, WORKDIR/index), e.g. for bench.query")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--vectors", type=Path, help=argparse.SUPPRESS)
@@ -173,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     if "fp32" in backends:
         backends = ["fp32"] + [b for b in backends if b != "fp32"]
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
-        workdir = Path(tmp)
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         folder = bulletin_folder(args.corpus, workdir, args.limit)
         texts, corpus = chunk_texts(folder, settings)
         if args.sample:
@@ -202,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                     result["cpu_speedup_vs_fp32"] = round(result["chunks_per_cpu_s"] / top["chunks_per_cpu_s"], 2)
             report["backends"].append(result)
         if args.build:
-            report["build"] = measure_build(folder, settings, workdir)
+            report["build"] = measure_build(folder, settings, workdir, keep=args.workdir is not None)
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
