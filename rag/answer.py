@@ -50,7 +50,7 @@ def score_sentences(question: str, question_vector: np.ndarray, ranked_chunks: l
         for s in chunks[chunk_index].sentence_ids:
             prior.setdefault(s, max(0.0, chunk_score / top))
     ids = np.fromiter(prior, dtype=np.int64)
-    dense = sentence_vectors[ids] @ question_vector
+    dense = sentence_vectors[ids].astype(np.float32) @ question_vector
     q_terms = {t for t in terms(question) if t not in _QUESTION_TERMS}
     idf = {t: lexical.idf(t) for t in q_terms}
     typed = question_type(question) != "thing"
@@ -82,7 +82,8 @@ def select_sentences(scored: list[ScoredSentence], sentence_vectors: np.ndarray,
             break
         if candidate.relevance < threshold:
             continue
-        similarity = max(float(sentence_vectors[candidate.index] @ sentence_vectors[c.index]) for c in chosen)
+        similarity = max(float(sentence_vectors[candidate.index].astype(np.float32)
+                               @ sentence_vectors[c.index].astype(np.float32)) for c in chosen)
         if similarity < REDUNDANT_COSINE:
             chosen.append(candidate)
     return chosen

@@ -111,23 +111,53 @@ class Embedder:
     def encode(self, texts: list[str], progress=None) -> np.ndarray:
         """Bulk-encode ``texts`` in length-sorted batches; ``progress(done, total)`` is called per batch."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
-            return out
-        order = np.argsort([len(t) for t in texts], kind="stable")
         encode_batch = self._bulk.encode if self.backend == "onnx-int8" else self._encode_torch
+        for ids, vectors in self._batches(texts, encode_batch, progress):
+            out[ids] = vectors
+        return out
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]],
+                     progress=None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and, from the same pass, of character spans inside each text.
+
+        A span's vector is the mean of the token states inside it ("late chunking"): a sentence
+        gets a vector that knows its passage at no extra model cost. A span with no token in
+        the model's window (past its maximum length) gets a row of NaN.
+        """
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        encode_batch = self._bulk.encode_tokens if self.backend == "onnx-int8" else self._encode_torch_tokens
+        for ids, (vectors, states, offsets) in self._batches(texts, encode_batch, progress):
+            out[ids] = vectors
+            for i, hidden, where in zip(ids.tolist(), states, offsets):
+                pooled[i] = pool_spans(hidden, where, spans[i])
+        return out, pooled
+
+    def _batches(self, texts: list[str], encode_batch, progress):
+        """``(indices, result)`` per batch of similar-length texts, on the indexing thread pool."""
+        order = np.argsort([len(t) for t in texts], kind="stable")
         with self._threads(self.index_threads):
-            for start in range(0, len(texts), self.batch_size * 8):
-                ids = order[start:start + self.batch_size * 8]
-                group = [texts[i] for i in ids]
-                out[ids] = np.vstack([encode_batch(group[b:b + self.batch_size])
-                                      for b in range(0, len(group), self.batch_size)])
+            for start in range(0, len(texts), self.batch_size):
+                ids = order[start:start + self.batch_size]
+                yield ids, encode_batch([texts[i] for i in ids])
                 if progress:
                     progress(min(start + len(ids), len(texts)), len(texts))
-        return out
 
     def _encode_torch(self, texts: list[str]) -> np.ndarray:
         return self._model.encode(texts, batch_size=len(texts), normalize_embeddings=True,
                                   convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+    def _encode_torch_tokens(self, texts: list[str]):
+        rows = self._model.encode(texts, batch_size=len(texts), output_value=None, show_progress_bar=False)
+        encoded = self._model.tokenizer(texts, return_offsets_mapping=True, truncation=True,
+                                        max_length=self._model.max_seq_length)
+        vectors = np.vstack([r["sentence_embedding"].float().numpy() for r in rows])
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        states, offsets = [], []
+        for row, ids, where in zip(rows, encoded["input_ids"], encoded["offset_mapping"]):
+            states.append(row["token_embeddings"][:len(ids)].float().numpy())
+            offsets.append(np.array(where, dtype=np.int64).reshape(-1, 2))
+        return vectors, states, offsets
 
     def encode_query(self, text: str) -> np.ndarray:
         """One question, on the small query thread pool (onnx-int8 asks its fp32 ONNX copy)."""
@@ -137,3 +167,19 @@ class Embedder:
             vector = self._model.encode([text], batch_size=1, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)
         return vector[0].astype(np.float32)
+
+
+def pool_spans(states: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """L2-normalised mean of the token states inside each character span (NaN rows for empty spans).
+
+    ``offsets`` are each token's character range in the text; special tokens have empty ranges.
+    """
+    out = np.full((len(spans), states.shape[1] if states.ndim == 2 else 0), np.nan, dtype=np.float32)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts
+    for j, (a, b) in enumerate(spans):
+        inside = real & (starts >= a) & (ends <= b)
+        if inside.any():
+            vector = states[inside].mean(axis=0)
+            out[j] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    return out

@@ -2,7 +2,8 @@
 fp32 for questions (the same vectors as sentence-transformers at a third of its per-call cost).
 
 The copies are made from the local sentence-transformers model (nothing is downloaded): the
-transformer with mean pooling and L2 normalisation is exported to ONNX, then its weight
+transformer with mean pooling and L2 normalisation is exported to ONNX (with the token states as
+a second output, which sentence vectors are pooled from), then its weight
 matrices are quantised to int8 per output channel (dynamic quantisation; activation-by-activation
 products such as attention scores stay in float, which keeps the vectors within ~0.99 cosine of
 fp32). The results are cached in a folder (by default ``INDEX/models/``) under a key of the model
@@ -24,7 +25,7 @@ from .errors import IndexStateError
 from .fileio import write_atomic
 
 log = logging.getLogger(__name__)
-EXPORT_VERSION = 2  # bump when the export or quantisation recipe changes
+EXPORT_VERSION = 3  # bump when the export or quantisation recipe changes
 
 
 def onnx_available() -> bool:
@@ -93,11 +94,21 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalised vectors of ``texts`` (one padded batch)."""
+        return self._run(self._tokenizer.encode_batch(texts), ["embedding"])[0].astype(np.float32)
+
+    def encode_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """Vectors of ``texts`` with, per text, its token states and their character offsets."""
         batch = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in batch], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.array([e.attention_mask for e in batch], dtype=np.int64),
+        pooled, states = self._run(batch, ["embedding", "tokens"])
+        lengths = [sum(e.attention_mask) for e in batch]
+        return (pooled.astype(np.float32), [states[i, :n] for i, n in enumerate(lengths)],
+                [np.array(e.offsets[:n], dtype=np.int64).reshape(-1, 2) for e, n in zip(batch, lengths)])
+
+    def _run(self, batch, outputs: list[str]) -> list[np.ndarray]:
+        feed = {"input_ids": np.array([e.ids for e in batch], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in batch], dtype=np.int64),
                 "token_type_ids": np.array([e.type_ids for e in batch], dtype=np.int64)}
-        return self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0].astype(np.float32)
+        return self._session.run(outputs, {k: v for k, v in feed.items() if k in self._inputs})
 
 
 def max_sequence_length(model_path: str) -> int:
@@ -148,20 +159,21 @@ def _export(model, path: Path) -> None:
                                   token_type_ids=token_type_ids).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1), hidden
 
     sample = transformer.tokenizer(["an example", "a slightly longer example text"], padding=True,
                                    return_tensors="pt")
     token_types = sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))
     dynamic = {name: {0: "batch", 1: "tokens"} for name in ("input_ids", "attention_mask", "token_type_ids")}
     dynamic["embedding"] = {0: "batch"}
+    dynamic["tokens"] = {0: "batch", 1: "tokens"}
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         # The TorchScript exporter: it needs no onnxscript and handles this model in ~2 s.
         torch.onnx.export(Pooled(transformer.auto_model).eval(),
                           (sample["input_ids"], sample["attention_mask"], token_types), str(path),
                           input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["embedding"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+                          output_names=["embedding", "tokens"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
 
 
 def _sensitive_nodes(model) -> list[str]:

@@ -8,7 +8,7 @@ from rag.config import Settings
 from rag.config import PROJECT_ROOT
 from rag.corpus import read_corpus
 from rag.embedding import Embedder
-from rag.indexing import chunk_embedding_text, split_corpus
+from rag.indexing import chunk_embedding_text, sentence_owners, split_corpus
 
 
 def test_auto_backend_follows_the_cpu(monkeypatch):
@@ -18,6 +18,24 @@ def test_auto_backend_follows_the_cpu(monkeypatch):
     expected = "onnx-int8" if onnx_backend.onnx_available() else "fp32"
     assert embedding.choose_backend("auto") == expected
     assert embedding.choose_backend("fp32") == "fp32"  # always selectable
+
+
+def test_pool_spans_averages_the_token_states_inside_each_span():
+    states = np.array([[9, 9], [1, 0], [3, 0], [0, 2], [9, 9]], dtype=np.float32)  # [CLS] a b c [SEP]
+    offsets = np.array([[0, 0], [0, 3], [4, 7], [8, 12], [0, 0]])  # special tokens have empty ranges
+    pooled = embedding.pool_spans(states, offsets, [(0, 7), (8, 12), (20, 30)])
+    assert np.allclose(pooled[0], [1, 0]) and np.allclose(pooled[1], [0, 1])  # mean 2,0 then normalised
+    assert np.isnan(pooled[2]).all()  # no token inside: the caller embeds it another way
+
+
+def seed_chunks():
+    bulletins, sentences, chunks = split_corpus(read_corpus(PROJECT_ROOT / "seeds", PROJECT_ROOT), Settings())
+    titles = {b.id: b.title for b in bulletins}
+    texts = [chunk_embedding_text(titles[c.bulletin_id], c.text) for c in chunks]
+    owners = sentence_owners(chunks, titles, sentences)
+    spans = [[(a, b) for c, a, b in owners if c == n] for n in range(len(chunks))]
+    assert sum(map(len, spans)) == len(sentences)
+    return texts, spans
 
 
 def seed_texts() -> list[str]:
@@ -48,6 +66,17 @@ def test_int8_vectors_agree_with_fp32_on_the_seeds(models):
     stamp = cached.stat().st_mtime_ns
     Embedder(Settings().model_path, backend="onnx-int8", cache_dir=cache).encode(texts[:2])
     assert cached.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not onnx_backend.onnx_available(), reason="onnxruntime is not installed")
+def test_int8_sentence_vectors_pooled_from_passages_agree_with_fp32(models):
+    fp32, int8, _ = models
+    texts, spans = seed_chunks()
+    (plain, plain_spans), (fast, fast_spans) = fp32.encode_spans(texts, spans), int8.encode_spans(texts, spans)
+    assert np.allclose(plain, fp32.encode(texts), atol=1e-5)  # the passage vectors are the usual ones
+    cosine = np.concatenate([(a * b).sum(axis=1) for a, b in zip(plain_spans, fast_spans)])
+    assert len(cosine) == sum(map(len, spans)) and cosine.min() > 0.99, f"worst cosine {cosine.min():.4f}"
 
 
 @pytest.mark.slow

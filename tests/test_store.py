@@ -166,3 +166,21 @@ def test_records_whose_offsets_no_longer_slice_back_are_rebuilt(tmp_path, corpus
     assert report.rebuilt and "no longer match" in report.reason
     answer = engine.ask("Where did the IPCC release its Synthesis Report?")
     assert all(engine.files[c.source].text[c.char_start:c.char_end] == c.quote for c in answer.citations)
+
+
+def test_sentences_past_the_model_window_are_embedded_on_their_own(tmp_path, embedder):
+    """With passages longer than the model reads, later sentences get no token states to pool."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    body = " ".join(f"Province number {n} reported {n * 7} new solar farms in {2000 + n}." for n in range(60))
+    (seeds / "long.txt").write_text(f"Solar Farms By Province\n\n{body}\n", encoding="utf-8")
+    settings = Settings(seeds=seeds, index=tmp_path / "index", chunk_tokens=2000, chunk_overlap=0)
+    engine, _ = Engine.open(settings, embedder)
+    stored = engine.stored
+    assert len(stored.chunks) == 1 and len(stored.sentences) == 60
+    assert not np.isnan(stored.sentence_vectors.astype(np.float32)).any()
+    last = stored.sentences[-1]
+    alone = embedder.encode([chunk_embedding_text("Solar Farms By Province", last.text)])[0]
+    assert float(stored.sentence_vectors[-1].astype(np.float32) @ alone) > 0.99  # int8 batches differ a little with padding
+    first = embedder.encode([chunk_embedding_text("Solar Farms By Province", stored.sentences[0].text)])[0]
+    assert float(stored.sentence_vectors[0].astype(np.float32) @ first) < 0.95  # pooled from the passage
