@@ -82,11 +82,16 @@ def read_corpus(folder: Path, display_root: Path, single: bool = False,
         if size > max_bytes:
             log.warning("skipping %s: %d bytes is over the %d-byte limit (RAG_MAX_FILE_BYTES)", path, size, max_bytes)
             continue
-        text = read_text(path)
-        if text is None:
-            continue
-        files.append(SourceFile(display_source(path, display_root), path, text, single))
+        found = read_source(path, display_root, single)
+        if found is not None:
+            files.append(found)
     return files
+
+
+def read_source(path: Path, display_root: Path, single: bool = False) -> SourceFile | None:
+    """One corpus file, or ``None`` (with a warning) if it is not text."""
+    text = read_text(path)
+    return None if text is None else SourceFile(display_source(path, display_root), path, text, single)
 
 
 def read_text(path: Path) -> str | None:
@@ -177,11 +182,22 @@ def find_date(text: str, default_year: int | None = None) -> str | None:
     return None
 
 
+def file_hash(f: SourceFile) -> str:
+    """Hash of a file's text and how it is split."""
+    return hashlib.sha1(f"{int(f.single)}\0{f.text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def fingerprint(files: list[SourceFile]) -> str:
     """Hash of every file's path and content: changes when the corpus changes."""
+    return fingerprint_hashes({f.source: file_hash(f) for f in files})
+
+
+def fingerprint_hashes(file_hashes: dict[str, str]) -> str:
+    """``fingerprint`` from each file's ``file_hash``; independent of order, so an index that
+    grows by one file can say what it holds without reading the others again."""
     digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.source.encode() + b"\0" + f.text.encode("utf-8", "surrogatepass") + b"\0")
+    for source in sorted(file_hashes):
+        digest.update(f"{source}\0{file_hashes[source]}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 

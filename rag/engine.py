@@ -54,17 +54,22 @@ class OpenReport:
 
 class Engine:
     def __init__(self, settings: Settings, embedder: Embedder, files: list[SourceFile],
-                 stored: StoredIndex, vector_index):
+                 stored: StoredIndex, vector_index, *, lexical: LexicalIndex | None = None,
+                 verified: int = 0):
+        """``lexical``: the BM25 index of ``stored`` if already built; ``verified``: how many of
+        its sentences are known to slice out of their files (the rest are checked)."""
         self.settings = settings
         self.embedder = embedder
         self.files = {f.source: f for f in files}
         self.stored = stored
         self.bulletins = {b.id: b for b in stored.bulletins}
-        self._verify_offsets()
+        self._verify_offsets(verified)
         self.titles = titles = {b.id: b.title for b in stored.bulletins}
-        saved = None if stored.chunk_terms is None else [t.split() for t in stored.chunk_terms]
-        self.lexical = LexicalIndex([indexing.chunk_embedding_text(titles[c.bulletin_id], c.text)
-                                     for c in stored.chunks], saved)
+        if lexical is None:
+            saved = None if stored.chunk_terms is None else [t.split() for t in stored.chunk_terms]
+            lexical = LexicalIndex([indexing.chunk_embedding_text(titles[c.bulletin_id], c.text)
+                                    for c in stored.chunks], saved)
+        self.lexical = lexical
         self.retriever = Retriever(stored.chunk_vectors, vector_index, self.lexical,
                                    [c.bulletin_id for c in stored.chunks],
                                    {b.id: b.date for b in stored.bulletins})
@@ -101,14 +106,37 @@ class Engine:
                 return engine, OpenReport(False, "", time.perf_counter() - started)
             except IndexStateError as exc:  # records that no longer slice out of the files
                 reason, previous = f"the index is broken ({exc})", None
+        if previous is not None and reason == "the bulletins changed":
+            added = indexing.added_files(previous, files)
+            if added and indexing.can_append(settings, previous, loaded[1], added):
+                log.info("appending %d new files to the index in %s", len(added), settings.index)
+                stored, vector_index = indexing.append(settings, previous, loaded[1], added, embedder)
+                engine = cls(settings, embedder, files, stored, vector_index)
+                return engine, OpenReport(True, f"{reason}: {len(added)} new file{'s' * (len(added) != 1)} appended",
+                                          time.perf_counter() - started)
         log.info("building the index in %s: %s", settings.index, reason)
         stored, vector_index = indexing.build(settings, files, embedder, previous, progress)
         engine = cls(settings, embedder, files, stored, vector_index)
         return engine, OpenReport(True, reason, time.perf_counter() - started)
 
-    def _verify_offsets(self) -> None:
+    def with_files(self, files: list[SourceFile]) -> tuple["Engine", OpenReport]:
+        """A new engine that also holds ``files`` (new sources), appended to the index on disk when
+        that is possible, else rebuilt with every unchanged vector reused; this one is unchanged."""
+        started = time.perf_counter()
+        stored, vector_index = self.stored, self.retriever.vector_index
+        if not indexing.can_append(self.settings, stored, vector_index, files):
+            every = {**self.files, **{f.source: f for f in files}}
+            return Engine.open(self.settings, self.embedder, files=list(every.values()), current=self)
+        grown, grown_index = indexing.append(self.settings, stored, vector_index, files, self.embedder)
+        added = grown.chunk_terms[len(stored.chunks):]
+        engine = Engine(self.settings, self.embedder, [*self.files.values(), *files], grown, grown_index,
+                        lexical=self.lexical.extended([t.split() for t in added]),
+                        verified=len(stored.sentences))
+        return engine, OpenReport(False, "appended", time.perf_counter() - started)
+
+    def _verify_offsets(self, start: int = 0) -> None:
         """Every stored sentence must still slice out of its file: never serve a broken citation."""
-        for s in self.stored.sentences:
+        for s in self.stored.sentences[start:]:
             source = self.bulletins[s.bulletin_id].source
             f = self.files.get(source)
             if f is None or f.text[s.char_start:s.char_end] != s.text:

@@ -13,7 +13,7 @@ import numpy as np
 from . import store
 from .chunking import chunk_sentences, count_tokens
 from .config import Settings
-from .corpus import SourceFile, body_range, fingerprint, split_bulletins
+from .corpus import SourceFile, body_range, file_hash, fingerprint, fingerprint_hashes, split_bulletins
 from .embedding import Embedder
 from .lexical import terms
 from .records import Bulletin, Chunk, Sentence
@@ -25,19 +25,19 @@ PIPELINE_VERSION = 3  # bump when splitting, chunking or embedding inputs change
 # Sentence vectors only rank a few dozen sentences per question: half precision halves their
 # memory and disk (they outnumber chunk vectors ~10 to 1) and moves a cosine by < 0.001.
 SENTENCE_DTYPE = np.float16
+MAX_SEGMENTS = 32  # appended segments before a full build folds them into the base
+MIN_SEGMENT_CHUNKS = 2_000  # appended chunks allowed before that, or a tenth of the index if larger
 Progress = Callable[[str, int, int], None]
 
 
 def manifest_for(settings: Settings, files: list[SourceFile]) -> dict:
     """What the index was built from: when any of it changes, the index is stale."""
-    return {
-        "pipeline": PIPELINE_VERSION,
-        "model": settings.model_name,
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap": settings.chunk_overlap,
-        "corpus": fingerprint(files),
-        "files": len(files),
-    }
+    return {**_settings_part(settings), "corpus": fingerprint(files), "files": len(files)}
+
+
+def _settings_part(settings: Settings) -> dict:
+    return {"pipeline": PIPELINE_VERSION, "model": settings.model_name,
+            "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}
 
 
 def stale_reason(manifest: dict, expected: dict) -> str | None:
@@ -96,10 +96,6 @@ def _split_file(f: SourceFile, settings: Settings, bulletins: list[Bulletin], se
             chunks.append(Chunk(len(chunks), bulletin.id, s, e, f.text[s:e], tuple(ids[a:b])))
 
 
-def file_hash(f: SourceFile) -> str:
-    return hashlib.sha1(f"{int(f.single)}\0{f.text}".encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _previous_splits(previous: StoredIndex, settings: Settings) -> dict[str, tuple]:
     """Per source file of ``previous``: (text hash, bulletins, sentences, chunks, first sentence index)."""
     same = all(previous.manifest.get(k) == v for k, v in (("pipeline", PIPELINE_VERSION),
@@ -137,16 +133,103 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
     """Build and save a new index generation; vectors of unchanged texts come from ``previous``."""
     bulletins, sentences, chunks = split_corpus(files, settings, previous)
     titles = {b.id: b.title for b in bulletins}
-    chunk_texts = [chunk_embedding_text(titles[c.bulletin_id], c.text) for c in chunks]
-    model_key = settings.model_name
-    chunk_hashes = [_hash(model_key, t) for t in chunk_texts]
-    owners = sentence_owners(chunks, titles, sentences)
-    sentence_hashes = [_hash(model_key, f"{chunk_hashes[c]}\0{a}\0{b}") for c, a, b in owners]
     cache: dict[str, np.ndarray] = {}
-    if (previous is not None and previous.manifest.get("model") == model_key
+    if (previous is not None and previous.manifest.get("model") == settings.model_name
             and previous.manifest.get("backend", embedder.backend) == embedder.backend):
         cache.update(zip(previous.chunk_hashes, previous.chunk_vectors))
         cache.update(zip(previous.sentence_hashes, previous.sentence_vectors))
+    chunk_texts, chunk_hashes, sentence_hashes, embedded = _embed(chunks, sentences, titles, settings.model_name,
+                                                                  embedder, cache, progress)
+    known_terms = dict(zip(previous.chunk_hashes, previous.chunk_terms)) if (
+        previous is not None and previous.chunk_terms is not None) else {}
+    chunk_terms = [known_terms.get(h) or " ".join(terms(t)) for h, t in zip(chunk_hashes, chunk_texts)]
+    dim = embedder.dimension
+    manifest = {**manifest_for(settings, files), "dimension": dim, "backend": embedder.backend,
+                "bulletins": len(bulletins), "chunks": len(chunks), "sentences": len(sentences),
+                "embedded": embedded}
+    stored = StoredIndex(manifest, bulletins, chunks, sentences, _stack([cache[h] for h in chunk_hashes], dim),
+                         _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
+                         chunk_hashes, sentence_hashes, {f.source: file_hash(f) for f in files}, chunk_terms)
+    vector_index = store.build_vector_index(stored.chunk_vectors, settings.hnsw_threshold)
+    manifest["index_type"] = type(vector_index).__name__
+    if progress:
+        progress("saving", 0, 1)
+    store.save(settings.index, stored, vector_index)
+    return stored, vector_index
+
+
+def can_append(settings: Settings, previous: StoredIndex, vector_index, files: list[SourceFile]) -> bool:
+    """Whether ``files`` can be appended to ``previous`` as a segment instead of a full build:
+    new sources only, the same settings, the same kind of vector index, and segments still small."""
+    manifest = previous.manifest
+    segment_chunks = len(previous.chunks) - manifest.get("base_chunks", len(previous.chunks))
+    return (not any(f.source in previous.file_hashes for f in files)
+            and stale_reason(manifest, {**manifest, **_settings_part(settings)}) is None
+            and (len(previous.chunks) + 50 < settings.hnsw_threshold or type(vector_index).__name__ != "IndexFlatIP")
+            and len(manifest.get("segments", [])) < MAX_SEGMENTS
+            and segment_chunks < max(MIN_SEGMENT_CHUNKS, len(previous.chunks) // 10))
+
+
+def added_files(previous: StoredIndex, files: list[SourceFile]) -> list[SourceFile] | None:
+    """The files that ``previous`` lacks, if every file it holds is still there unchanged; else ``None``."""
+    current = {f.source: f for f in files}
+    for source, digest in previous.file_hashes.items():
+        f = current.get(source)
+        if f is None or file_hash(f) != digest:
+            return None
+    return [f for f in files if f.source not in previous.file_hashes]
+
+
+def append(settings: Settings, previous: StoredIndex, vector_index, files: list[SourceFile],
+           embedder: Embedder) -> tuple[StoredIndex, object]:
+    """``previous`` plus the bulletins of ``files`` (new sources), saved as an appended segment.
+
+    Costs what the new files cost (split, embed, write), not what the corpus costs; see
+    ``can_append`` for when it applies. The FAISS index is copied, then grows.
+    """
+    import faiss
+
+    first = (len(previous.bulletins), len(previous.chunks), len(previous.sentences))
+    bulletins: list[Bulletin] = []
+    sentences: list[Sentence] = []
+    chunks: list[Chunk] = []
+    for f in files:
+        _split_file(f, settings, bulletins, sentences, chunks)
+    sentences_before, chunks_before = first[2], first[1]
+    chunks = [replace(c, id=c.id + chunks_before, sentence_ids=tuple(i + sentences_before for i in c.sentence_ids))
+              for c in chunks]
+    titles = {b.id: b.title for b in bulletins}
+    local = [replace(c, sentence_ids=tuple(i - sentences_before for i in c.sentence_ids)) for c in chunks]
+    cache: dict[str, np.ndarray] = {}
+    chunk_texts, chunk_hashes, sentence_hashes, embedded = _embed(local, sentences, titles, settings.model_name,
+                                                                  embedder, cache, None)
+    dim = embedder.dimension
+    hashes = {**previous.file_hashes, **{f.source: file_hash(f) for f in files}}
+    manifest = {**previous.manifest, "corpus": fingerprint_hashes(hashes), "files": len(hashes),
+                "bulletins": first[0] + len(bulletins), "chunks": first[1] + len(chunks),
+                "sentences": first[2] + len(sentences), "embedded": embedded,
+                "base_chunks": previous.manifest.get("base_chunks", len(previous.chunks))}
+    new_vectors = _stack([cache[h] for h in chunk_hashes], dim)
+    part = StoredIndex(manifest, bulletins, chunks, sentences, new_vectors,
+                       _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
+                       chunk_hashes, sentence_hashes, {f.source: file_hash(f) for f in files},
+                       [" ".join(terms(t)) for t in chunk_texts])
+    stored = store.joined([replace(previous, manifest=manifest), part])
+    grown = faiss.clone_index(vector_index)
+    if len(new_vectors):
+        grown.add(np.ascontiguousarray(new_vectors))
+    store.save_appended(settings.index, stored, first)
+    return stored, grown
+
+
+def _embed(chunks: list[Chunk], sentences: list[Sentence], titles: dict[str, str], model_key: str,
+           embedder: Embedder, cache: dict[str, np.ndarray], progress: Progress | None):
+    """Vectors for ``chunks`` and their ``sentences`` into ``cache``, keyed by content hash; only
+    what the cache lacks is encoded. Returns the chunk texts, both hash lists and the count encoded."""
+    chunk_texts = [chunk_embedding_text(titles[c.bulletin_id], c.text) for c in chunks]
+    chunk_hashes = [_hash(model_key, t) for t in chunk_texts]
+    owners = sentence_owners(chunks, titles, sentences)
+    sentence_hashes = [_hash(model_key, f"{chunk_hashes[c]}\0{a}\0{b}") for c, a, b in owners]
     owned: list[list[int]] = [[] for _ in chunks]
     for sid, (c, _, _) in enumerate(owners):
         owned[c].append(sid)
@@ -162,23 +245,7 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
             cache.update(zip((sentence_hashes[s] for s in owned[i]), rows))
         _embed_cut_off_sentences(embedder, [s for i in missing for s in owned[i]], sentences, titles,
                                  sentence_hashes, cache)
-    known_terms = dict(zip(previous.chunk_hashes, previous.chunk_terms)) if (
-        previous is not None and previous.chunk_terms is not None) else {}
-    chunk_terms = [known_terms.get(h) or " ".join(terms(t)) for h, t in zip(chunk_hashes, chunk_texts)]
-    dim = embedder.dimension
-    chunk_vectors = _stack([cache[h] for h in chunk_hashes], dim)
-    sentence_vectors = _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE)
-    manifest = {**manifest_for(settings, files), "dimension": dim, "backend": embedder.backend,
-                "bulletins": len(bulletins), "chunks": len(chunks), "sentences": len(sentences),
-                "embedded": len(missing)}
-    stored = StoredIndex(manifest, bulletins, chunks, sentences, chunk_vectors, sentence_vectors,
-                         chunk_hashes, sentence_hashes, {f.source: file_hash(f) for f in files}, chunk_terms)
-    vector_index = store.build_vector_index(chunk_vectors, settings.hnsw_threshold)
-    manifest["index_type"] = type(vector_index).__name__
-    if progress:
-        progress("saving", 0, 1)
-    store.save(settings.index, stored, vector_index)
-    return stored, vector_index
+    return chunk_texts, chunk_hashes, sentence_hashes, len(missing)
 
 
 def sentence_owners(chunks: list[Chunk], titles: dict[str, str],

@@ -1,8 +1,9 @@
 """A live index: answers from the current engine while bulletins are added or removed.
 
 Writes are serialised; each one persists the bulletin file (fsync, rename), builds the next
-engine (only the changed bulletin is embedded; the rest comes from the vector cache) and
-swaps it in. Readers keep using the engine they started with until the swap.
+engine and swaps it in. Readers keep using the engine they started with until the swap. An
+added bulletin is appended to the index (its own split, vectors and segment on disk; the rest
+is shared); a removal rebuilds with every unchanged vector reused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 import threading
 from pathlib import Path
 
+from .config import PROJECT_ROOT
+from .corpus import read_source
 from .engine import Engine, read_sources
 from .errors import NotFoundError, QueryError
 from .fileio import write_atomic
@@ -52,12 +55,17 @@ class LiveIndex:
             path = Path(settings.uploads) / name
             write_atomic(path, body.encode("utf-8"))  # durable before we say so
             try:
-                self._rebuild()
+                added = read_source(path, PROJECT_ROOT, single=True)
+                if added is None:
+                    raise QueryError("the bulletin could not be indexed: its text has no readable content")
+                engine, report = self._engine.with_files([added])
+                log.info("index %s in %.2f s", report.reason or "updated", report.seconds)
+                self._engine = engine
             except Exception:
                 path.unlink(missing_ok=True)
                 raise
-            for b in self._engine.stored.bulletins:
-                if self._engine.files[b.source].path.resolve() == path.resolve():
+            for b in reversed(self._engine.stored.bulletins):
+                if b.source == added.source:
                     log.info("added bulletin %s (%s)", b.id, b.source)
                     return b
             path.unlink(missing_ok=True)

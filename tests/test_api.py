@@ -196,14 +196,14 @@ def test_bad_bulletins_are_refused(writable):
 
 def test_reads_continue_while_a_write_is_under_way(writable, monkeypatch):
     started, release = threading.Event(), threading.Event()
-    real_build = indexing.build
+    real_append = indexing.append  # an added bulletin is appended to the index
 
-    def slow_build(*args, **kwargs):
+    def slow_append(*args, **kwargs):
         started.set()
         assert release.wait(60)
-        return real_build(*args, **kwargs)
+        return real_append(*args, **kwargs)
 
-    monkeypatch.setattr(indexing, "build", slow_build)
+    monkeypatch.setattr(indexing, "append", slow_append)
     result = {}
     writer = threading.Thread(target=lambda: result.update(
         response=writable.post("/bulletins", json=NEW, headers=AUTH)))

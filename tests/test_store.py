@@ -25,7 +25,7 @@ def test_changed_seeds_or_settings_make_the_index_stale(tmp_path, corpus_copy, e
     Engine.open(settings, embedder)
     (corpus_copy / "extra.txt").write_text("Wind Farm Opens\n\nOn May 2, 2024, a wind farm opened in Gansu.\n")
     engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt and report.reason == "the bulletins changed"
+    assert report.rebuilt and report.reason.startswith("the bulletins changed")
     assert engine.stored.manifest["bulletins"] == 6
     # only the new bulletin was embedded: the rest came from the cache
     assert 1 <= engine.stored.manifest["embedded"] <= 2  # its chunk and its sentence (identical here)
@@ -137,7 +137,15 @@ def test_adding_a_file_reuses_the_split_of_the_others_and_matches_a_fresh_split(
     (corpus_copy / "a-first.txt").write_text("Wind Farm Opens\n\nOn May 2, 2024, a wind farm opened in Gansu. "
                                              "It powers 300,000 homes.\n")
     engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt
+    assert report.rebuilt  # appended: the same records as a fresh split, the new file's last
+    fresh = split_corpus(read_sources(settings), settings)
+    where = lambda records: sorted((r.bulletin_id, r.char_start, r.text) for r in records)  # noqa: E731
+    assert sorted(engine.stored.bulletins, key=lambda b: b.source) == sorted(fresh[0], key=lambda b: b.source)
+    assert where(engine.stored.sentences) == where(fresh[1]) and where(engine.stored.chunks) == where(fresh[2])
+    (corpus_copy / "a-first.txt").write_text("Wind Farm Opens\n\nOn May 2, 2024, a wind farm opened in Gansu. "
+                                             "It powers 200,000 homes.\n")
+    engine, report = Engine.open(settings, embedder)  # a changed file: a full build reusing the seeds' split
+    assert report.reason == "the bulletins changed"
     fresh = split_corpus(read_sources(settings), settings)
     assert (engine.stored.bulletins, engine.stored.sentences, engine.stored.chunks) == fresh
     assert engine.ask("Where did the wind farm open?").citations

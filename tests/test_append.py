@@ -1,0 +1,115 @@
+"""Adding a bulletin appends a segment to the index instead of rebuilding it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rag import indexing, store
+from rag.config import Settings
+from rag.engine import Engine
+from rag.live import LiveIndex
+
+pytestmark = pytest.mark.slow
+
+WIND = ("Wind Farm Opens In Gansu", "On May 2, 2024, a 500-megawatt wind farm opened in Jiuquan, Gansu. "
+        "It will supply power to 300,000 homes.")
+DAM = ("Hydropower Station Starts In Sichuan", "On June 9, 2024, the Baihetan hydropower station in Sichuan "
+       "started its last unit. Its capacity is 16 gigawatts.")
+
+
+@pytest.fixture
+def live(tmp_path, corpus_copy, embedder):
+    settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
+    engine, _ = Engine.open(settings, embedder)
+    return LiveIndex(engine), settings
+
+
+def test_an_added_bulletin_is_appended_and_survives_a_restart(live, embedder):
+    index, settings = live
+    before = index.engine
+    added = index.add(*WIND)
+    engine = index.engine
+    assert engine.stored.manifest["segments"] == ["0001"]
+    assert engine.stored.manifest["embedded"] == 1  # its one chunk: nothing else was encoded
+    assert len(engine.stored.chunks) == len(before.stored.chunks) + 1
+    assert len(before.stored.chunks) == before.stored.manifest["chunks"]  # the old snapshot is untouched
+    answer = engine.ask("Where did the 500-megawatt wind farm open?")
+    assert "Jiuquan" in answer.answer and answer.citations[0].bulletin_id == added.id
+    generation = store.current_generation(settings.index)
+    assert (generation / "segments" / "0001" / "records.json").is_file()
+
+    restarted, report = Engine.open(settings, embedder)
+    assert not report.rebuilt, report.reason  # the manifest says what the files on disk hold
+    assert restarted.stored.bulletins == engine.stored.bulletins
+    assert restarted.stored.sentences == engine.stored.sentences
+    assert np.array_equal(restarted.stored.sentence_vectors, engine.stored.sentence_vectors)
+    assert restarted.retriever.vector_index.ntotal == len(restarted.stored.chunks)
+    question = "How large is the Baihetan hydropower station?"
+    assert restarted.lexical.scores(question).tolist() == engine.lexical.scores(question).tolist()
+
+
+def test_an_appended_index_holds_what_a_full_build_holds(live, embedder):
+    index, settings = live
+    index.add(*WIND)
+    index.add(*DAM)
+    appended = index.engine
+    assert appended.stored.manifest["segments"] == ["0001", "0002"]
+    full, report = Engine.open(settings, embedder, rebuild=True)
+    assert report.rebuilt and "segments" not in full.stored.manifest
+    key = lambda e: sorted((b.id, b.title, b.char_start, b.char_end) for b in e.stored.bulletins)  # noqa: E731
+    assert key(appended) == key(full)
+    texts = lambda e: sorted(c.text for c in e.stored.chunks)  # noqa: E731
+    assert texts(appended) == texts(full)
+    for question in ("How large is the Baihetan hydropower station?", "Who leads the expert committee?"):
+        a, b = appended.ask(question), full.ask(question)
+        assert [c.quote for c in a.citations] == [c.quote for c in b.citations]
+        # the same BM25 scores (chunk order may differ: a full build reads the uploads folder sorted)
+        assert np.allclose(np.sort(appended.lexical.scores(question)), np.sort(full.lexical.scores(question)))
+
+
+def test_segments_are_folded_into_the_base_when_there_are_too_many(live, monkeypatch):
+    index, settings = live
+    monkeypatch.setattr(indexing, "MAX_SEGMENTS", 1)
+    index.add(*WIND)
+    assert index.engine.stored.manifest["segments"] == ["0001"]
+    index.add(*DAM)  # a second segment is over the limit: a full build (vectors reused)
+    manifest = index.engine.stored.manifest
+    assert "segments" not in manifest and manifest["embedded"] == 1
+    assert not (store.current_generation(settings.index) / "segments").exists()
+    assert "16 gigawatts" in index.engine.ask("What is the capacity of the Baihetan station?").answer
+
+
+def test_deleting_an_appended_bulletin_rebuilds_without_it(live, embedder):
+    index, settings = live
+    added = index.add(*WIND)
+    index.delete(added.id)
+    assert added.id not in index.engine.bulletins
+    restarted, report = Engine.open(settings, embedder)
+    assert not report.rebuilt and added.id not in restarted.bulletins
+
+
+def test_a_broken_segment_is_detected_and_rebuilt(live, embedder):
+    index, settings = live
+    index.add(*WIND)
+    records = store.current_generation(settings.index) / "segments" / "0001" / "records.json"
+    data = json.loads(records.read_text())
+    data["chunks"] = []
+    records.write_text(json.dumps(data))
+    engine, report = Engine.open(settings, embedder)
+    assert report.rebuilt and "inconsistent" in report.reason
+    assert "Jiuquan" in engine.ask("Where did the 500-megawatt wind farm open?").answer
+
+
+def test_a_file_dropped_into_the_seeds_folder_is_appended(tmp_path, corpus_copy, embedder):
+    settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
+    Engine.open(settings, embedder)
+    (corpus_copy / "wind.txt").write_text(f"{WIND[0]}\n\n{WIND[1]}\n", encoding="utf-8")
+    engine, report = Engine.open(settings, embedder)
+    assert report.rebuilt and report.reason == "the bulletins changed: 1 new file appended"
+    assert engine.stored.manifest["segments"] == ["0001"] and engine.stored.manifest["embedded"] == 1
+    assert "Jiuquan" in engine.ask("Where did the 500-megawatt wind farm open?").answer
+    (corpus_copy / "wind.txt").write_text(f"{WIND[0]}\n\nOn May 3, 2024, it opened in Dunhuang.\n", encoding="utf-8")
+    engine, report = Engine.open(settings, embedder)  # a changed file: a full build, the rest reused
+    assert report.reason == "the bulletins changed" and "segments" not in engine.stored.manifest
+    assert "Dunhuang" in engine.ask("Where did the wind farm in Gansu open?").answer
