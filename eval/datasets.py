@@ -72,6 +72,8 @@ def load_questions(path: Path) -> list[Question]:
                                       row.get("kind", "")))
         except (ValueError, KeyError, TypeError) as exc:
             raise CorpusError(f"{path}, line {n}: not a question record ({exc})") from None
+    if not questions:
+        raise CorpusError(f"{path} holds no questions (one JSON object a line)")
     return questions
 
 

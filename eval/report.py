@@ -159,7 +159,8 @@ def plot(result: dict) -> bytes:
         bars.legend(fontsize=8)
         lat.boxplot([section["modes"][m]["latencies_ms"] for m in modes], showfliers=True)
         lat.set_xticks(range(1, len(modes) + 1), modes)
-        lat.set_yscale("log")
+        if all(v > 0 for m in modes for v in section["modes"][m]["latencies_ms"]):
+            lat.set_yscale("log")
         lat.set_ylabel("ms per question")
         lat.set_title(f"{name}: latency")
     if calibration:

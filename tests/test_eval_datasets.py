@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
+
 from rag.corpus import split_bulletins
+from rag.errors import CorpusError
 from eval.datasets import OWN_QUESTIONS, load_beir, load_questions, load_squad, normalize_ws, sample
 
 from conftest import SEED_FILE
@@ -74,3 +77,10 @@ def test_sample_is_reproducible_and_all_by_default():
     assert sample(questions, None) == questions
     assert sample(questions, 10) == sample(questions, 10) != questions[:10]
     assert len(sample(questions, 10)) == 10
+
+
+def test_an_empty_question_file_is_a_clear_error(tmp_path):
+    empty = tmp_path / "questions.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(CorpusError, match="holds no questions"):
+        load_questions(empty)
