@@ -85,48 +85,61 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
-def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = False) -> dict:
-    """A full index build, a re-index of the unchanged corpus, one added bulletin, size, HNSW recall."""
+def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = False,
+                  reuse: bool = False) -> dict:
+    """A full index build (or, with ``reuse``, opening the one in ``workdir``), a re-index of the
+    unchanged corpus, one bulletin added through the API path and as a file, size, HNSW recall."""
     import shutil
 
     from rag import store
     from rag.engine import Engine, load_embedder
+    from rag.live import LiveIndex
 
     settings = settings.with_(seeds=folder, index=workdir / "index")
     embedder = load_embedder(settings)
     started = time.perf_counter()
-    engine, _ = Engine.open(settings, embedder, rebuild=True)
+    engine, opened = Engine.open(settings, embedder, rebuild=not reuse)
     full = time.perf_counter() - started
     manifest = dict(engine.stored.manifest)
-    generation = store.current_generation(settings.index)
-    index_bytes = folder_bytes(generation)
+    index_bytes = folder_bytes(store.current_generation(settings.index))
     started = time.perf_counter()
     again, _ = Engine.open(settings, embedder, rebuild=True)
     unchanged = time.perf_counter() - started
     reembedded = again.stored.manifest["embedded"]
+    title, text = ("Wind Farm Opens In Gansu", "On May 2, 2024, a 500-megawatt wind farm opened in Jiuquan, "
+                   "Gansu. It will supply power to 300,000 homes.")
+    live = LiveIndex(again)
+    started = time.perf_counter()
+    added = live.add(title, text)  # what POST /bulletins does
+    add_api = time.perf_counter() - started
+    api_embedded = live.engine.stored.manifest["embedded"]
+    started = time.perf_counter()
+    live.delete(added.id)  # what DELETE /bulletins/{id} does: a rebuild reusing every vector
+    remove_api = time.perf_counter() - started
     extra = folder / "zz-bench-added.txt"
-    extra.write_text("Wind Farm Opens In Gansu\n\nOn May 2, 2024, a 500-megawatt wind farm opened in "
-                     "Jiuquan, Gansu. It will supply power to 300,000 homes.\n", encoding="utf-8")
+    extra.write_text(f"{title}\n\n{text}\n", encoding="utf-8")
     try:
         started = time.perf_counter()
-        added, _ = Engine.open(settings, embedder)
-        add_one = time.perf_counter() - started
-        added_embedded = added.stored.manifest["embedded"]
+        Engine.open(settings, embedder)  # a file dropped into the folder, then `rag index`
+        add_file = time.perf_counter() - started
     finally:
         extra.unlink()
     started = time.perf_counter()
     Engine.open(settings, embedder)
-    remove_one = time.perf_counter() - started
-    recall = hnsw_recall(engine.stored.chunk_vectors, engine.stored.sentence_vectors)
+    remove_file = time.perf_counter() - started
+    recall = hnsw_recall(engine.stored.chunk_vectors, engine.stored.sentence_vectors.astype(np.float32))
     if not keep:
         shutil.rmtree(settings.index, ignore_errors=True)
     chunks = manifest["chunks"]
     return {"backend": manifest["backend"], "index_type": manifest["index_type"],
-            "chunks": chunks, "sentences": manifest["sentences"], "build_s": round(full, 2),
-            "embedded": manifest["embedded"], "texts_per_s": round(manifest["embedded"] / full, 1),
+            "files": manifest["files"],
+            "chunks": chunks, "sentences": manifest["sentences"],
+            "build_s": round(full, 2), "built": opened.rebuilt, "embedded": manifest["embedded"],
+            "chunks_per_s": round(manifest["embedded"] / full, 1) if opened.rebuilt else None,
             "reindex_unchanged_s": round(unchanged, 2), "reindex_unchanged_embedded": reembedded,
-            "add_one_bulletin_s": round(add_one, 2), "add_one_embedded": added_embedded,
-            "remove_one_bulletin_s": round(remove_one, 2),
+            "add_one_bulletin_s": round(add_api, 2), "add_one_embedded": api_embedded,
+            "remove_one_bulletin_s": round(remove_api, 2),
+            "add_one_file_s": round(add_file, 2), "remove_one_file_s": round(remove_file, 2),
             "index_bytes": index_bytes, "index_mb_per_10k_chunks": round(index_bytes / 1e6 * 10_000 / max(1, chunks), 1),
             "hnsw_recall_at_10": recall, "peak_rss_mb": peak_rss_mb()}
 
@@ -158,8 +171,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="seeds folder, JSONL of stories, or BEIR folder")
     parser.add_argument("--limit", type=int, help="first N stories only")
     parser.add_argument("--sample", type=int, help="encode only the first N chunks per backend")
-    parser.add_argument("--backends", help="comma-separated (default: fp32,onnx-int8, plus bf16 on AMX)")
+    parser.add_argument("--backends", help="comma-separated (default: fp32,onnx-int8, plus bf16 on AMX); "
+                        "none: only --build")
     parser.add_argument("--build", action="store_true", help="also build a full index and measure it")
+    parser.add_argument("--reuse-index", action="store_true",
+                        help="with --build and --workdir: open the index already in WORKDIR/index instead of "
+                        "building it again (rebuilt only if missing or stale)")
     parser.add_argument("--out", type=Path, help="write the JSON here too")
     parser.add_argument("--workdir", type=Path, help="keep the bulletin files and the --build index here "
                         "(WORKDIR/bulletins, WORKDIR/index), e.g. for bench.query")
@@ -177,13 +194,14 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     backends = args.backends.split(",") if args.backends else default_backends()
+    backends = [] if backends == ["none"] else backends
     if "fp32" in backends:
         backends = ["fp32"] + [b for b in backends if b != "fp32"]
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         folder = bulletin_folder(args.corpus, workdir, args.limit)
-        texts, corpus = chunk_texts(folder, settings)
+        texts, corpus = chunk_texts(folder, settings) if backends else ([], {})
         if args.sample:
             texts = texts[:args.sample]
         texts_file = workdir / "texts.json"
@@ -210,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                     result["cpu_speedup_vs_fp32"] = round(result["chunks_per_cpu_s"] / top["chunks_per_cpu_s"], 2)
             report["backends"].append(result)
         if args.build:
-            report["build"] = measure_build(folder, settings, workdir, keep=args.workdir is not None)
+            report["build"] = measure_build(folder, settings, workdir, keep=args.workdir is not None,
+                                            reuse=args.reuse_index)
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
@@ -231,7 +250,8 @@ def summary(report: dict) -> str:
     if "build" in report:
         b = report["build"]
         parts.append(f"| build {b['build_s']}s, unchanged re-index {b['reindex_unchanged_s']}s, add one "
-                     f"{b['add_one_bulletin_s']}s, {b['index_mb_per_10k_chunks']} MB/10k chunks, "
+                     f"{b['add_one_bulletin_s']}s (as a file {b['add_one_file_s']}s), "
+                     f"{b['index_mb_per_10k_chunks']} MB/10k chunks, "
                      f"HNSW recall@10 {b['hnsw_recall_at_10']}")
     return " ".join(parts)
 
