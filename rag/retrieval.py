@@ -43,6 +43,17 @@ def fuse_rrf(rankings: list[np.ndarray], k: int = RRF_K) -> dict[int, float]:
     return fused
 
 
+def tie_break(rankings: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, float]:
+    """Sum of each ranking's scores relative to its best: orders documents whose fused ranks
+    tie (rank 1 in one list and 2 in the other, or the reverse) by how decisively each won."""
+    total: dict[int, float] = {}
+    for ids, scores in rankings:
+        if len(ids) and scores[0] > 0:
+            for doc, score in zip(ids.tolist(), (scores / scores[0]).tolist()):
+                total[doc] = total.get(doc, 0.0) + score
+    return total
+
+
 class Retriever:
     """Searches chunks; built once from the stored index and shared by all requests."""
 
@@ -99,8 +110,9 @@ class Retriever:
             ids, scores = self.lexical(query, top_k, allowed)
             return list(zip(ids.tolist(), scores.tolist()))
         depth = max(50, 5 * top_k)
-        dense_ids, _ = self.dense(query_vector, depth, allowed)
-        lexical_ids, _ = self.lexical(query, depth, allowed)
+        dense_ids, dense_scores = self.dense(query_vector, depth, allowed)
+        lexical_ids, lexical_scores = self.lexical(query, depth, allowed)
         fused = fuse_rrf([dense_ids, lexical_ids])
-        ranked = sorted(fused.items(), key=lambda item: -item[1])[:top_k]
+        margin = tie_break([(dense_ids, dense_scores), (lexical_ids, lexical_scores)])
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], -margin.get(item[0], 0.0)))[:top_k]
         return ranked

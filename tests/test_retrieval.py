@@ -1,0 +1,25 @@
+"""Fusion of the dense and BM25 rankings."""
+
+import numpy as np
+
+from rag.retrieval import fuse_rrf, tie_break, top_indices
+
+
+def test_rrf_sums_reciprocal_ranks():
+    fused = fuse_rrf([np.array([3, 1]), np.array([1, 2])], k=60)
+    assert fused[1] == 1 / 62 + 1 / 61 and fused[3] == 1 / 61 and fused[2] == 1 / 62
+
+
+def test_swapped_ranks_tie_in_rrf_and_the_more_decisive_win_breaks_the_tie():
+    dense = (np.array([7, 9]), np.array([0.61, 0.60]))  # 7 wins narrowly by meaning
+    lexical = (np.array([9, 7]), np.array([12.0, 6.0]))  # 9 wins clearly by words
+    fused = fuse_rrf([dense[0], lexical[0]])
+    assert fused[7] == fused[9]
+    margin = tie_break([dense, lexical])
+    assert margin[9] > margin[7]
+
+
+def test_top_indices_respects_the_allowed_mask_and_order():
+    scores = np.array([0.1, 0.9, 0.5, 0.7])
+    assert top_indices(scores, 2).tolist() == [1, 3]
+    assert top_indices(scores, 3, allowed=np.array([True, False, True, False])).tolist() == [2, 0]
