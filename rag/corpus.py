@@ -58,40 +58,60 @@ def read_corpus(folder: Path, display_root: Path, single: bool = False,
 
     Files that are not bulletins (empty, binary, undecodable, over ``max_bytes``, or links that
     lead out of the folder) are skipped with a one-line warning naming the file and the reason.
-    Symbolic links to folders are not followed.
+    Symbolic links to folders are not followed. (Plain strings and ``os.scandir``: with pathlib
+    objects, listing 20k files took 5 s.)
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise CorpusError(f"seeds folder not found: {folder} (set --seeds or RAG_SEEDS)")
-    root = folder.resolve()
-    paths = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        paths += [Path(dirpath) / name for name in filenames]
+    root = os.path.realpath(folder)
+    prefix = display_source(folder, display_root)
     files = []
-    for path in sorted(paths):
-        if path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
+    for relative, entry in sorted(_listing(str(folder)), key=lambda item: item[0].split("/")):
+        path = folder / relative
+        if entry.is_symlink():
+            target = os.path.realpath(entry.path)
+            if not target.startswith(root + os.sep):
+                log.warning("skipping %s: it links outside the corpus folder", path)
+                continue
+            if not os.path.isfile(target):
+                continue
+            size = os.stat(target).st_size
+        elif entry.is_file(follow_symlinks=False):
+            size = entry.stat(follow_symlinks=False).st_size
+        else:
             continue
-        resolved = path.resolve()
-        if not resolved.is_relative_to(root):
-            log.warning("skipping %s: it links outside the corpus folder", path)
-            continue
-        if not resolved.is_file():
-            continue
-        size = resolved.stat().st_size
         if size > max_bytes:
             log.warning("skipping %s: %d bytes is over the %d-byte limit (RAG_MAX_FILE_BYTES)", path, size, max_bytes)
             continue
-        found = read_source(path, display_root, single)
+        found = read_source(path, f"{prefix}/{relative}", single)
         if found is not None:
             files.append(found)
     return files
 
 
-def read_source(path: Path, display_root: Path, single: bool = False) -> SourceFile | None:
-    """One corpus file, or ``None`` (with a warning) if it is not text."""
+def _listing(folder: str) -> list[tuple[str, os.DirEntry]]:
+    """(path relative to ``folder`` with ``/``, entry) of the candidate files; hidden names and
+    symbolic links to folders are not entered."""
+    found, pending = [], [""]
+    while pending:
+        relative = pending.pop()
+        with os.scandir(os.path.join(folder, relative) if relative else folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                name = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(name)
+                elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+                    found.append((name, entry))
+    return found
+
+
+def read_source(path: Path, source: str, single: bool = False) -> SourceFile | None:
+    """One corpus file shown to users as ``source``, or ``None`` (with a warning) if it is not text."""
     text = read_text(path)
-    return None if text is None else SourceFile(display_source(path, display_root), path, text, single)
+    return None if text is None else SourceFile(source, path, text, single)
 
 
 def read_text(path: Path) -> str | None:

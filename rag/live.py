@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from .config import PROJECT_ROOT
-from .corpus import read_source
+from .corpus import display_source, read_source
 from .engine import Engine, read_sources
 from .errors import NotFoundError, QueryError
 from .fileio import write_atomic
@@ -55,7 +55,7 @@ class LiveIndex:
             path = Path(settings.uploads) / name
             write_atomic(path, body.encode("utf-8"))  # durable before we say so
             try:
-                added = read_source(path, PROJECT_ROOT, single=True)
+                added = read_source(path, display_source(path, PROJECT_ROOT), single=True)
                 if added is None:
                     raise QueryError("the bulletin could not be indexed: its text has no readable content")
                 engine, report = self._engine.with_files([added])
