@@ -127,7 +127,7 @@ def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = 
     started = time.perf_counter()
     Engine.open(settings, embedder)
     remove_file = time.perf_counter() - started
-    recall = hnsw_recall(engine.stored.chunk_vectors, engine.stored.sentence_vectors.astype(np.float32))
+    recall = hnsw_recall(engine.stored.chunk_vectors, headline_queries(engine))
     if not keep:
         shutil.rmtree(settings.index, ignore_errors=True)
     chunks = manifest["chunks"]
@@ -144,17 +144,23 @@ def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = 
             "hnsw_recall_at_10": recall, "peak_rss_mb": peak_rss_mb()}
 
 
-def hnsw_recall(vectors: np.ndarray, queries: np.ndarray, n: int = 300, k: int = 10) -> float | None:
-    """Recall@k of the store's HNSW index against exact search, asked with sentence vectors."""
+def headline_queries(engine, n: int = 300) -> np.ndarray:
+    """Question-like queries: ``n`` sampled headlines, encoded as questions are."""
+    bulletins = engine.stored.bulletins
+    picks = np.random.default_rng(0).choice(len(bulletins), size=min(n, len(bulletins)), replace=False)
+    return np.vstack([engine.embedder.encode_query(bulletins[i].title) for i in picks])
+
+
+def hnsw_recall(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float | None:
+    """Recall@k of the store's HNSW index against exact search."""
     from rag import store
 
     if len(vectors) <= k:
         return None
-    picks = np.random.default_rng(0).choice(len(queries), size=min(n, len(queries)), replace=False)
     exact = store.build_vector_index(vectors, hnsw_threshold=len(vectors) + 1)
     approximate = store.build_vector_index(vectors, hnsw_threshold=0)
-    _, truth = exact.search(queries[picks], k)
-    _, found = approximate.search(queries[picks], k)
+    _, truth = exact.search(queries, k)
+    _, found = approximate.search(queries, k)
     return round(float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found)])), 4)
 
 

@@ -56,7 +56,9 @@ def build_vector_index(vectors: np.ndarray, hnsw_threshold: int):
     if len(vectors) >= hnsw_threshold:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+        # recall@10 against exact search with question-like queries (32k Reuters chunks):
+        # 0.981 at 128, 0.989 at 256 (0.8 ms a query; exact search takes 4 ms)
+        index.hnsw.efSearch = 256
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
