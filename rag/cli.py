@@ -84,8 +84,9 @@ def _open(settings: Settings, rebuild: bool = False):
     bar.close()
     if report.rebuilt:
         m = engine.stored.manifest
-        print(f"rag: built the index in {settings.index} ({report.reason}): {m['bulletins']} bulletins, "
-              f"{m['chunks']} chunks, {m['embedded']} texts embedded, {report.seconds:.1f} s", file=sys.stderr)
+        verb = "appended to" if report.reason.endswith("appended") else "built"
+        print(f"rag: {verb} the index in {settings.index} ({report.reason}): {m['bulletins']} bulletins, "
+              f"{m['chunks']} chunks, {m['embedded']} chunks embedded, {report.seconds:.1f} s", file=sys.stderr)
     return engine
 
 
