@@ -3,7 +3,9 @@ fp32 for questions (the same vectors as sentence-transformers at a third of its 
 
 The copies are made from the local sentence-transformers model (nothing is downloaded): the
 transformer with mean pooling and L2 normalisation is exported to ONNX (with the token states as
-a second output, which sentence vectors are pooled from), then its weight
+a second output, which sentence vectors are pooled from) with eager attention, whose pattern ONNX
+Runtime's transformer optimiser fuses (attention, layer norms, GELU: int8 bulk encoding 25 -> 31
+chunks/s here), then its weight
 matrices are quantised to int8 per output channel (dynamic quantisation; activation-by-activation
 products such as attention scores stay in float, which keeps the vectors within ~0.99 cosine of
 fp32). The results are cached in a folder (by default ``INDEX/models/``) under a key of the model
@@ -25,7 +27,7 @@ from .errors import IndexStateError
 from .fileio import write_atomic
 
 log = logging.getLogger(__name__)
-EXPORT_VERSION = 3  # bump when the export or quantisation recipe changes
+EXPORT_VERSION = 4  # bump when the export or quantisation recipe changes
 
 
 def onnx_available() -> bool:
@@ -49,7 +51,8 @@ def cached_models(model, model_path: str, cache_dir: Path) -> tuple[Path, Path]:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
             exported, reduced = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-            _export(model, exported)
+            _export(model, model_path, exported)
+            _optimise(exported, model)
             _quantise(exported, reduced)
             write_atomic(quantised, reduced.read_bytes())
             write_atomic(plain, exported.read_bytes())
@@ -140,14 +143,17 @@ def _cache_key(model_path: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _export(model, path: Path) -> None:
+def _export(model, model_path: str, path: Path) -> None:
     """Export transformer + mean pooling + normalisation of a sentence-transformers model."""
     import torch
+    from transformers import AutoModel
 
     transformer, pooling = model[0], model[1]
     mean = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens", False)
     if not mean or len(model) > 3:
         raise IndexStateError("the onnx-int8 backend supports mean-pooled models only: set RAG_BACKEND=fp32")
+    # The same weights with eager attention: the SDPA export's masking ops block fusion.
+    encoder = AutoModel.from_pretrained(model_path, local_files_only=True, attn_implementation="eager")
 
     class Pooled(torch.nn.Module):
         def __init__(self, encoder):
@@ -170,10 +176,26 @@ def _export(model, path: Path) -> None:
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         # The TorchScript exporter: it needs no onnxscript and handles this model in ~2 s.
-        torch.onnx.export(Pooled(transformer.auto_model).eval(),
+        torch.onnx.export(Pooled(encoder).eval(),
                           (sample["input_ids"], sample["attention_mask"], token_types), str(path),
                           input_names=["input_ids", "attention_mask", "token_type_ids"],
                           output_names=["embedding", "tokens"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+
+
+def _optimise(path: Path, model) -> None:
+    """Fuse attention, layer norms and GELU in place (ONNX Runtime's BERT optimiser, offline)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = model[0].auto_model.config
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        optimised = optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
+                                   hidden_size=config.hidden_size)
+        optimised.save_model_to_file(str(path))
+    finally:
+        root.setLevel(level)
 
 
 def _sensitive_nodes(model) -> list[str]:
