@@ -113,3 +113,12 @@ def test_a_file_dropped_into_the_seeds_folder_is_appended(tmp_path, corpus_copy,
     engine, report = Engine.open(settings, embedder)  # a changed file: a full build, the rest reused
     assert report.reason == "the bulletins changed" and "segments" not in engine.stored.manifest
     assert "Dunhuang" in engine.ask("Where did the wind farm in Gansu open?").answer
+
+
+def test_adding_the_same_bulletin_twice_keeps_one_copy(live):
+    index, _ = live
+    first = index.add(*WIND)
+    count = len(index.engine.stored.bulletins)
+    again = index.add(*WIND)  # same title and text: the same file, nothing to append
+    assert again.id == first.id and len(index.engine.stored.bulletins) == count
+    assert sum(b.source == first.source for b in index.engine.stored.bulletins) == 1
