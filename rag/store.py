@@ -102,12 +102,21 @@ def save_appended(index_dir: Path, stored: StoredIndex, first: tuple[int, int, i
                 target.mkdir(parents=True, exist_ok=True)
             elif path.name != "manifest.json":
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.link(path, target)
+                _link_or_copy(path, target)
         segment = staging / "segments" / name
         segment.mkdir(parents=True)
         _write_part(segment, stored, *first)
 
     return _new_generation(index_dir, stored, write)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Share an unchanged file with the previous generation (files are never rewritten in place);
+    copy it where the file system has no hard links."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _new_generation(index_dir: Path, stored: StoredIndex, write) -> Path:

@@ -1,6 +1,8 @@
 """Adding a bulletin appends a segment to the index instead of rebuilding it."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +124,19 @@ def test_adding_the_same_bulletin_twice_keeps_one_copy(live):
     again = index.add(*WIND)  # same title and text: the same file, nothing to append
     assert again.id == first.id and len(index.engine.stored.bulletins) == count
     assert sum(b.source == first.source for b in index.engine.stored.bulletins) == 1
+
+
+def test_appending_copies_where_hard_links_are_refused(live, monkeypatch):
+    index, settings = live
+
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    copied = []
+    real_copy = shutil.copy2
+    monkeypatch.setattr("os.link", no_links)
+    monkeypatch.setattr(shutil, "copy2", lambda a, b: copied.append(Path(a).name) or real_copy(a, b))
+    index.add(*WIND)
+    assert {"records.json", "vectors.faiss", "sentence_vectors.npy"} <= set(copied)
+    assert (store.current_generation(settings.index) / "segments" / "0001" / "records.json").is_file()
+    assert "Jiuquan" in index.engine.ask("Where did the 500-megawatt wind farm open?").answer
