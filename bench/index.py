@@ -32,6 +32,7 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import read_corpus
 from rag.embedding import cpu_flags
 from rag.indexing import chunk_embedding_text, split_corpus
+from rag.progress import ProgressBar
 
 log = logging.getLogger("bench.index")
 
@@ -98,7 +99,9 @@ def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = 
     settings = settings.with_(seeds=folder, index=workdir / "index")
     embedder = load_embedder(settings)
     started = time.perf_counter()
-    engine, opened = Engine.open(settings, embedder, rebuild=not reuse)
+    bar = ProgressBar()
+    engine, opened = Engine.open(settings, embedder, rebuild=not reuse, progress=bar)
+    bar.close()
     full = time.perf_counter() - started
     manifest = dict(engine.stored.manifest)
     index_bytes = folder_bytes(store.current_generation(settings.index))

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from rag.config import MODES, PROJECT_ROOT, Settings
 from rag.corpus import read_text
 from rag.engine import Engine, load_embedder
+from rag.progress import ProgressBar
 
 from . import calibrate, datasets, metrics, report
 
@@ -38,7 +39,9 @@ def run(args, settings: Settings, embedder=None) -> int:
             if suite.seeds is not None:  # a generated corpus: index it beside it, never in index/
                 index = suite.seeds.parent / "index"
                 suite_settings = settings.with_(seeds=suite.seeds, index=index, uploads=index / "uploads")
-            engine, opened = Engine.open(suite_settings, embedder, progress=_IndexProgress())
+            bar = ProgressBar()
+            engine, opened = Engine.open(suite_settings, embedder, progress=bar)
+            bar.close()
             m = engine.stored.manifest
             print(f"{suite.name}: {len(suite.questions)} questions over {m['bulletins']} bulletins "
                   f"({m['chunks']} chunks), index {'built' if opened.rebuilt else 'loaded'} in "
@@ -180,23 +183,3 @@ def _citation_valid(citation, texts: dict[str, str]) -> bool:
         path = Path(citation.source)
         texts[citation.source] = read_text(path if path.is_absolute() else PROJECT_ROOT / path) or ""
     return metrics.citation_is_valid(texts[citation.source], citation.char_start, citation.char_end, citation.quote)
-
-
-class _IndexProgress:
-    """A tqdm bar for each stage of an index build."""
-
-    def __init__(self):
-        self._bar, self._stage = None, None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self._stage:
-            if self._bar is not None:
-                self._bar.close()
-            self._stage = stage
-            self._bar = tqdm(total=total, desc=f"index: {stage}", unit="text", file=sys.stderr, leave=False)
-        if self._bar is not None:
-            self._bar.n = done
-            self._bar.refresh()
-            if done >= total:
-                self._bar.close()
-                self._bar = None

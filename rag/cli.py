@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .config import MODES, Settings
 from .errors import RagError
+from .progress import ProgressBar
 
 log = logging.getLogger("rag")
 
@@ -79,7 +80,7 @@ def _settings(args) -> Settings:
 def _open(settings: Settings, rebuild: bool = False):
     from .engine import Engine
 
-    bar = _ProgressBar()
+    bar = ProgressBar(prefix="")
     engine, report = Engine.open(settings, rebuild=rebuild, progress=bar)
     bar.close()
     if report.rebuilt:
@@ -152,29 +153,6 @@ def _eval(args) -> int:
     from eval.run import run
 
     return run(args, _settings(args))
-
-
-class _ProgressBar:
-    """A tqdm bar on stderr, opened at the first progress report of each stage."""
-
-    def __init__(self):
-        self._bar = None
-        self._stage = None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if stage != self._stage:
-            self.close()
-            self._stage = stage
-            self._bar = tqdm(total=total, desc=stage, unit="text", file=sys.stderr, leave=False)
-        self._bar.n = done
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 if __name__ == "__main__":

@@ -51,8 +51,8 @@ def stale_reason(manifest: dict, expected: dict) -> str | None:
     return None
 
 
-def split_corpus(files: list[SourceFile], settings: Settings,
-                 previous: StoredIndex | None = None) -> tuple[list[Bulletin], list[Sentence], list[Chunk]]:
+def split_corpus(files: list[SourceFile], settings: Settings, previous: StoredIndex | None = None,
+                 progress: Progress | None = None) -> tuple[list[Bulletin], list[Sentence], list[Chunk]]:
     """Bulletins, their sentences and their chunks, all with offsets into the original files.
 
     Files whose text is unchanged since ``previous`` (built with the same chunking) take their
@@ -63,7 +63,9 @@ def split_corpus(files: list[SourceFile], settings: Settings,
     bulletins: list[Bulletin] = []
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
-    for f in files:
+    for n, f in enumerate(files):
+        if progress and n % 100 == 0:
+            progress("splitting", n, len(files))
         old = reusable.get(f.source)
         if old is not None and old[0] == file_hash(f):
             _, old_bulletins, old_sentences, old_chunks, first_old = old
@@ -74,6 +76,8 @@ def split_corpus(files: list[SourceFile], settings: Settings,
                            for n, c in enumerate(old_chunks)])
             continue
         _split_file(f, settings, bulletins, sentences, chunks)
+    if progress:
+        progress("splitting", len(files), len(files))
     return bulletins, sentences, chunks
 
 
@@ -131,7 +135,7 @@ def chunk_embedding_text(title: str, chunk_text: str) -> str:
 def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
           previous: StoredIndex | None = None, progress: Progress | None = None) -> tuple[StoredIndex, object]:
     """Build and save a new index generation; vectors of unchanged texts come from ``previous``."""
-    bulletins, sentences, chunks = split_corpus(files, settings, previous)
+    bulletins, sentences, chunks = split_corpus(files, settings, previous, progress)
     titles = {b.id: b.title for b in bulletins}
     cache: dict[str, np.ndarray] = {}
     if (previous is not None and previous.manifest.get("model") == settings.model_name
