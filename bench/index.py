@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.corpora import bulletin_folder
+from bench.output import emit
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import read_corpus
 from rag.embedding import cpu_flags
@@ -244,11 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 # the whole build (split, chunk vectors and sentence vectors, BM25, save) against fp32
                 # sentence-transformers encoding the chunks alone
                 build["build_speedup_vs_fp32_encoding"] = round(build["chunks_per_s"] / fp32["chunks_per_s"], 2)
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(summary(report))
+    emit(report, args.out, summary(report))
     return 0
 
 

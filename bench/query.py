@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.output import emit
 from rag.config import PROJECT_ROOT, Settings
 
 BUILT_IN = [
@@ -207,11 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(summary(report))
+    emit(report, args.out, summary(report))
     return 0
 
 

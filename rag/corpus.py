@@ -207,14 +207,9 @@ def file_hash(f: SourceFile) -> str:
     return hashlib.sha1(f"{int(f.single)}\0{f.text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def fingerprint(files: list[SourceFile]) -> str:
-    """Hash of every file's path and content: changes when the corpus changes."""
-    return fingerprint_hashes({f.source: file_hash(f) for f in files})
-
-
 def fingerprint_hashes(file_hashes: dict[str, str]) -> str:
-    """``fingerprint`` from each file's ``file_hash``; independent of order, so an index that
-    grows by one file can say what it holds without reading the others again."""
+    """Hash of every file's path and ``file_hash``: changes when the corpus changes. Independent
+    of order, so an index that grows by one file can say what it holds without reading the others."""
     digest = hashlib.sha256()
     for source in sorted(file_hashes):
         digest.update(f"{source}\0{file_hashes[source]}\n".encode("utf-8", "surrogatepass"))

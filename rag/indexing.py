@@ -13,7 +13,7 @@ import numpy as np
 from . import store
 from .chunking import chunk_sentences, count_tokens
 from .config import Settings
-from .corpus import SourceFile, body_range, file_hash, fingerprint, fingerprint_hashes, split_bulletins
+from .corpus import SourceFile, body_range, file_hash, fingerprint_hashes, split_bulletins
 from .embedding import Embedder
 from .lexical import terms
 from .records import Bulletin, Chunk, Sentence
@@ -32,7 +32,12 @@ Progress = Callable[[str, int, int], None]
 
 def manifest_for(settings: Settings, files: list[SourceFile]) -> dict:
     """What the index was built from: when any of it changes, the index is stale."""
-    return {**_settings_part(settings), "corpus": fingerprint(files), "files": len(files)}
+    return corpus_manifest(settings, {f.source: file_hash(f) for f in files})
+
+
+def corpus_manifest(settings: Settings, file_hashes: dict[str, str]) -> dict:
+    """``manifest_for`` from each file's ``file_hash`` (source -> hash)."""
+    return {**_settings_part(settings), "corpus": fingerprint_hashes(file_hashes), "files": len(file_hashes)}
 
 
 def _settings_part(settings: Settings) -> dict:
@@ -63,22 +68,26 @@ def split_corpus(files: list[SourceFile], settings: Settings, previous: StoredIn
     bulletins: list[Bulletin] = []
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
-    for n, f in enumerate(files):
-        if progress and n % 100 == 0:
-            progress("splitting", n, len(files))
+    for done, f in enumerate(files):
+        if progress and done % 100 == 0:
+            progress("splitting", done, len(files))
         old = reusable.get(f.source)
         if old is not None and old[0] == file_hash(f):
             _, old_bulletins, old_sentences, old_chunks, first_old = old
-            shift, base = len(sentences) - first_old, len(chunks)
+            chunks.extend(_renumbered(old_chunks, len(chunks), len(sentences) - first_old))
             bulletins.extend(old_bulletins)
             sentences.extend(old_sentences)
-            chunks.extend([replace(c, id=base + n, sentence_ids=tuple(i + shift for i in c.sentence_ids))
-                           for n, c in enumerate(old_chunks)])
             continue
         _split_file(f, settings, bulletins, sentences, chunks)
     if progress:
         progress("splitting", len(files), len(files))
     return bulletins, sentences, chunks
+
+
+def _renumbered(chunks: list[Chunk], first_chunk: int, sentence_shift: int) -> list[Chunk]:
+    """``chunks`` numbered from ``first_chunk``, their sentence indexes moved by ``sentence_shift``."""
+    return [replace(c, id=first_chunk + n, sentence_ids=tuple(i + sentence_shift for i in c.sentence_ids))
+            for n, c in enumerate(chunks)]
 
 
 def _split_file(f: SourceFile, settings: Settings, bulletins: list[Bulletin], sentences: list[Sentence],
@@ -148,12 +157,13 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
         previous is not None and previous.chunk_terms is not None) else {}
     chunk_terms = [known_terms.get(h) or " ".join(terms(t)) for h, t in zip(chunk_hashes, chunk_texts)]
     dim = embedder.dimension
-    manifest = {**manifest_for(settings, files), "dimension": dim, "backend": embedder.backend,
+    file_hashes = {f.source: file_hash(f) for f in files}
+    manifest = {**corpus_manifest(settings, file_hashes), "dimension": dim, "backend": embedder.backend,
                 "bulletins": len(bulletins), "chunks": len(chunks), "sentences": len(sentences),
                 "embedded": embedded}
     stored = StoredIndex(manifest, bulletins, chunks, sentences, _stack([cache[h] for h in chunk_hashes], dim),
                          _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
-                         chunk_hashes, sentence_hashes, {f.source: file_hash(f) for f in files}, chunk_terms)
+                         chunk_hashes, sentence_hashes, file_hashes, chunk_terms)
     vector_index = store.build_vector_index(stored.chunk_vectors, settings.hnsw_threshold)
     manifest["index_type"] = type(vector_index).__name__
     if progress:
@@ -197,27 +207,22 @@ def append(settings: Settings, previous: StoredIndex, vector_index, files: list[
     bulletins: list[Bulletin] = []
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
-    for f in files:
+    for f in files:  # numbered from 0 here, moved after the previous records below
         _split_file(f, settings, bulletins, sentences, chunks)
-    sentences_before, chunks_before = first[2], first[1]
-    chunks = [replace(c, id=c.id + chunks_before, sentence_ids=tuple(i + sentences_before for i in c.sentence_ids))
-              for c in chunks]
     titles = {b.id: b.title for b in bulletins}
-    local = [replace(c, sentence_ids=tuple(i - sentences_before for i in c.sentence_ids)) for c in chunks]
     cache: dict[str, np.ndarray] = {}
-    chunk_texts, chunk_hashes, sentence_hashes, embedded = _embed(local, sentences, titles, settings.model_name,
+    chunk_texts, chunk_hashes, sentence_hashes, embedded = _embed(chunks, sentences, titles, settings.model_name,
                                                                   embedder, cache, None)
     dim = embedder.dimension
-    hashes = {**previous.file_hashes, **{f.source: file_hash(f) for f in files}}
-    manifest = {**previous.manifest, "corpus": fingerprint_hashes(hashes), "files": len(hashes),
+    new_hashes = {f.source: file_hash(f) for f in files}
+    manifest = {**previous.manifest, **corpus_manifest(settings, {**previous.file_hashes, **new_hashes}),
                 "bulletins": first[0] + len(bulletins), "chunks": first[1] + len(chunks),
                 "sentences": first[2] + len(sentences), "embedded": embedded,
                 "base_chunks": previous.manifest.get("base_chunks", len(previous.chunks))}
     new_vectors = _stack([cache[h] for h in chunk_hashes], dim)
-    part = StoredIndex(manifest, bulletins, chunks, sentences, new_vectors,
+    part = StoredIndex(manifest, bulletins, _renumbered(chunks, first[1], first[2]), sentences, new_vectors,
                        _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
-                       chunk_hashes, sentence_hashes, {f.source: file_hash(f) for f in files},
-                       [" ".join(terms(t)) for t in chunk_texts])
+                       chunk_hashes, sentence_hashes, new_hashes, [" ".join(terms(t)) for t in chunk_texts])
     stored = store.joined([replace(previous, manifest=manifest), part])
     grown = faiss.clone_index(vector_index)
     if len(new_vectors):
