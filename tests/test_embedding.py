@@ -85,3 +85,38 @@ def test_onnx_int8_encodes_questions_in_fp32(models):
     fp32, int8, _ = models
     question = "Who leads the committee?"
     assert float(int8.encode_query(question) @ fp32.encode([question])[0]) > 0.9999
+
+
+def test_ordered_map_keeps_order_and_bounds_the_queue():
+    import threading
+    import time
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_square(x):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.002 * (x % 3))  # later items often finish first
+        with lock:
+            running[0] -= 1
+        return x * x
+
+    results = embedding.ordered_map(slow_square, list(range(40)), workers=3)
+    assert list(results) == [x * x for x in range(40)]
+    assert most[0] <= 3
+    assert list(embedding.ordered_map(slow_square, [2, 1], workers=1)) == [4, 1]
+
+
+def test_ordered_map_raises_the_first_failure_in_order():
+    def fail_on_three(x):
+        if x == 3:
+            raise ValueError("three")
+        return x
+
+    seen = []
+    with pytest.raises(ValueError, match="three"):
+        for value in embedding.ordered_map(fail_on_three, list(range(10)), workers=2):
+            seen.append(value)
+    assert seen == [0, 1, 2]
