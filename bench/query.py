@@ -3,12 +3,13 @@
     .venv/bin/python -m bench.query                                   # seeds, in-process
     .venv/bin/python -m bench.query --serve                           # also start `rag serve` and measure HTTP
     .venv/bin/python -m bench.query --url http://127.0.0.1:8000       # a server that is already running
-    .venv/bin/python -m bench.query --seeds /tmp/reuters/bulletins --index /tmp/reuters-index --serve
+    .venv/bin/python -m bench.query --seeds /tmp/reuters/bulletins --index /tmp/reuters-index --serve --headline-questions 100
 
-Questions come from ``--questions`` (JSONL with ``question`` or ``text``), else eval/questions.jsonl,
-else a built-in list; they are asked round-robin after a warm-up. ``--serve`` starts the server on
-a free port with the rate limit lifted, and reports its start-up time (until /readyz answers) and
-its resident memory. Prints JSON, then a summary line.
+Questions come from ``--questions`` (JSONL with ``question`` or ``text``), or from
+``--headline-questions N`` ("What happened with <headline>?" for N headlines of the index), else
+eval/questions.jsonl, else a built-in list; they are asked round-robin after a warm-up.
+``--serve`` starts the server on a free port with the rate limit lifted, and reports its
+start-up time (until /readyz answers) and its resident memory. Prints JSON, then a summary line.
 """
 
 from __future__ import annotations
@@ -51,6 +52,20 @@ def load_questions(path: Path | None) -> list[str]:
             record = json.loads(line)
             questions.append(record.get("question") or record.get("text"))
     return [q for q in questions if q] or BUILT_IN
+
+
+def headline_questions(index_dir: Path, n: int) -> list[str]:
+    """"What happened with <headline>?" for ``n`` bulletins of the built index, drawn with
+    ``random.Random(0)``: questions for a corpus that has no question set (e.g. Reuters)."""
+    import random
+
+    from rag import store
+
+    loaded = store.load(index_dir)
+    if loaded is None:
+        raise SystemExit(f"bench.query: no index in {index_dir}: build it first (rag index)")
+    titles = sorted({b.title for b in loaded[0].bulletins if b.title})
+    return [f"What happened with {t}?" for t in random.Random(0).sample(titles, min(n, len(titles)))]
 
 
 def percentiles(samples_ms: list[float]) -> dict:
@@ -177,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=Path, help="folder of bulletin files (default: settings)")
     parser.add_argument("--index", type=Path, help="index folder (default: settings)")
     parser.add_argument("--questions", type=Path, help="JSONL of questions")
+    parser.add_argument("--headline-questions", type=int, metavar="N",
+                        help='ask "What happened with <headline>?" of N bulletins of the index instead')
     parser.add_argument("-n", type=int, default=200, help="questions per measurement")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
@@ -188,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(seeds=args.seeds, index=args.index)
-    questions = load_questions(args.questions)
+    questions = (headline_questions(settings.index, args.headline_questions) if args.headline_questions
+                 else load_questions(args.questions))
     report: dict = {"seeds": str(settings.seeds), "index": str(settings.index), "questions": len(questions),
                     "mode": settings.mode, "query_threads": settings.query_threads}
     if not args.no_in_process:

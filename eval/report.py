@@ -83,7 +83,7 @@ def terminal_table(result: dict) -> str:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# Evaluation report\n", f"Created {result['created']}; model {result['model']} ({result.get('backend', '?')}), "
+    lines = ["# Evaluation report\n", f"Created {result['created']}; model {result['model']} ({result.get('backend', '?')}), "
              f"top_k {result['top_k']}, abstain_threshold {result['abstain_threshold']}; "
              f"{result['seconds']} s in all.\n"]
     for name, section in result["suites"].items():

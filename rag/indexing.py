@@ -5,29 +5,24 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import replace
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import store
-from .chunking import chunk_sentences, count_tokens
 from .config import Settings
-from .corpus import SourceFile, body_range, file_hash, fingerprint_hashes, split_bulletins
+from .corpus import SourceFile, file_hash, fingerprint_hashes
 from .embedding import Embedder
 from .lexical import terms
-from .records import Bulletin, Chunk, Sentence
+from .records import Chunk, Sentence
+from .splitting import PIPELINE_VERSION, Progress, renumbered, split_corpus
 from .store import StoredIndex
-from .text import split_sentences
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = 3  # bump when splitting, chunking or embedding inputs change
 # Sentence vectors only rank a few dozen sentences per question: half precision halves their
 # memory and disk (they outnumber chunk vectors ~10 to 1) and moves a cosine by < 0.001.
 SENTENCE_DTYPE = np.float16
 MAX_SEGMENTS = 32  # appended segments before a full build folds them into the base
 MIN_SEGMENT_CHUNKS = 2_000  # appended chunks allowed before that, or a tenth of the index if larger
-Progress = Callable[[str, int, int], None]
 
 
 def manifest_for(settings: Settings, files: list[SourceFile]) -> dict:
@@ -54,87 +49,6 @@ def stale_reason(manifest: dict, expected: dict) -> str | None:
         if manifest.get(key) != expected.get(key):
             return label
     return None
-
-
-def split_corpus(files: list[SourceFile], settings: Settings, previous: StoredIndex | None = None,
-                 progress: Progress | None = None) -> tuple[list[Bulletin], list[Sentence], list[Chunk]]:
-    """Bulletins, their sentences and their chunks, all with offsets into the original files.
-
-    Files whose text is unchanged since ``previous`` (built with the same chunking) take their
-    split from it instead of being split again: sentence splitting is most of the cost of adding
-    one bulletin to a large corpus.
-    """
-    reusable = _previous_splits(previous, settings) if previous is not None else {}
-    bulletins: list[Bulletin] = []
-    sentences: list[Sentence] = []
-    chunks: list[Chunk] = []
-    for done, f in enumerate(files):
-        if progress and done % 100 == 0:
-            progress("splitting", done, len(files))
-        old = reusable.get(f.source)
-        if old is not None and old[0] == file_hash(f):
-            _, old_bulletins, old_sentences, old_chunks, first_old = old
-            chunks.extend(_renumbered(old_chunks, len(chunks), len(sentences) - first_old))
-            bulletins.extend(old_bulletins)
-            sentences.extend(old_sentences)
-            continue
-        _split_file(f, settings, bulletins, sentences, chunks)
-    if progress:
-        progress("splitting", len(files), len(files))
-    return bulletins, sentences, chunks
-
-
-def _renumbered(chunks: list[Chunk], first_chunk: int, sentence_shift: int) -> list[Chunk]:
-    """``chunks`` numbered from ``first_chunk``, their sentence indexes moved by ``sentence_shift``."""
-    return [replace(c, id=first_chunk + n, sentence_ids=tuple(i + sentence_shift for i in c.sentence_ids))
-            for n, c in enumerate(chunks)]
-
-
-def _split_file(f: SourceFile, settings: Settings, bulletins: list[Bulletin], sentences: list[Sentence],
-                chunks: list[Chunk]) -> None:
-    for bulletin in split_bulletins(f.text, f.source, fallback_title=_title_from_path(f.path), single=f.single):
-        bulletins.append(bulletin)
-        start, end = body_range(f.text, bulletin)
-        first = len(sentences)
-        for s, e in split_sentences(f.text, start, end):
-            sentences.append(Sentence(bulletin.id, s, e, f.text[s:e]))
-        ids = list(range(first, len(sentences)))
-        if not ids:  # a headline with no body: index the headline itself
-            s, e = bulletin.char_start, bulletin.char_end
-            sentences.append(Sentence(bulletin.id, s, e, f.text[s:e]))
-            ids = [first]
-        counts = count_tokens([sentences[i].text for i in ids])
-        for a, b in chunk_sentences(counts, settings.chunk_tokens, settings.chunk_overlap):
-            s, e = sentences[ids[a]].char_start, sentences[ids[b - 1]].char_end
-            chunks.append(Chunk(len(chunks), bulletin.id, s, e, f.text[s:e], tuple(ids[a:b])))
-
-
-def _previous_splits(previous: StoredIndex, settings: Settings) -> dict[str, tuple]:
-    """Per source file of ``previous``: (text hash, bulletins, sentences, chunks, first sentence index)."""
-    same = all(previous.manifest.get(k) == v for k, v in (("pipeline", PIPELINE_VERSION),
-               ("chunk_tokens", settings.chunk_tokens), ("chunk_overlap", settings.chunk_overlap)))
-    if not same or not previous.file_hashes:
-        return {}
-    source_of = {b.id: b.source for b in previous.bulletins}
-    splits: dict[str, tuple] = {}
-
-    def ranges(items, key):
-        found: dict[str, list[int]] = {}
-        for i, item in enumerate(items):
-            span = found.setdefault(source_of[key(item)], [i, i + 1])
-            span[1] = i + 1
-        return found
-
-    b_ranges = ranges(previous.bulletins, lambda b: b.id)
-    s_ranges = ranges(previous.sentences, lambda s: s.bulletin_id)
-    c_ranges = ranges(previous.chunks, lambda c: c.bulletin_id)
-    for source, digest in previous.file_hashes.items():
-        if source not in b_ranges or source not in s_ranges:
-            continue
-        (b0, b1), (s0, s1) = b_ranges[source], s_ranges[source]
-        c0, c1 = c_ranges.get(source, (0, 0))
-        splits[source] = (digest, previous.bulletins[b0:b1], previous.sentences[s0:s1], previous.chunks[c0:c1], s0)
-    return splits
 
 
 def chunk_embedding_text(title: str, chunk_text: str) -> str:
@@ -204,11 +118,8 @@ def append(settings: Settings, previous: StoredIndex, vector_index, files: list[
     import faiss
 
     first = (len(previous.bulletins), len(previous.chunks), len(previous.sentences))
-    bulletins: list[Bulletin] = []
-    sentences: list[Sentence] = []
-    chunks: list[Chunk] = []
-    for f in files:  # numbered from 0 here, moved after the previous records below
-        _split_file(f, settings, bulletins, sentences, chunks)
+    # numbered from 0 here, moved after the previous records below
+    bulletins, sentences, chunks = split_corpus(files, settings, workers=1)
     titles = {b.id: b.title for b in bulletins}
     cache: dict[str, np.ndarray] = {}
     chunk_texts, chunk_hashes, sentence_hashes, embedded = _embed(chunks, sentences, titles, settings.model_name,
@@ -220,7 +131,7 @@ def append(settings: Settings, previous: StoredIndex, vector_index, files: list[
                 "sentences": first[2] + len(sentences), "embedded": embedded,
                 "base_chunks": previous.manifest.get("base_chunks", len(previous.chunks))}
     new_vectors = _stack([cache[h] for h in chunk_hashes], dim)
-    part = StoredIndex(manifest, bulletins, _renumbered(chunks, first[1], first[2]), sentences, new_vectors,
+    part = StoredIndex(manifest, bulletins, renumbered(chunks, first[1], first[2]), sentences, new_vectors,
                        _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
                        chunk_hashes, sentence_hashes, new_hashes, [" ".join(terms(t)) for t in chunk_texts])
     stored = store.joined([replace(previous, manifest=manifest), part])
@@ -287,7 +198,3 @@ def _stack(vectors: list[np.ndarray], dim: int, dtype=np.float32) -> np.ndarray:
 
 def _hash(model: str, text: str) -> str:
     return hashlib.sha1(f"{model}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _title_from_path(path: Path) -> str:
-    return path.stem.replace("_", " ").replace("-", " ").strip().capitalize()

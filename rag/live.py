@@ -17,7 +17,7 @@ from pathlib import Path
 from .config import PROJECT_ROOT
 from .corpus import display_source, read_source
 from .engine import Engine, read_sources
-from .errors import NotFoundError, QueryError
+from .errors import QueryError
 from .fileio import write_atomic
 from .records import Bulletin
 from .text import normalize
