@@ -22,11 +22,13 @@ class ProgressBar:
         if stage != self._stage:
             self.close()
             self._stage = stage
+            # a terminal is redrawn a few times a second; a log file gets a line every 10 s
             self._bar = tqdm(total=total, desc=f"{self._prefix}{stage}", unit=UNITS.get(stage, "step"), file=sys.stderr,
-                             leave=False)
-        if self._bar is not None:
-            self._bar.n = done
-            self._bar.refresh()
+                             leave=False, mininterval=0.2 if sys.stderr.isatty() else 10)
+        if self._bar is not None and done > self._bar.n:
+            self._bar.update(done - self._bar.n)  # drawn at most once per mininterval
+            if done >= total:
+                self._bar.refresh()  # the end of a stage is always shown
 
     def close(self) -> None:
         if self._bar is not None:
