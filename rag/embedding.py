@@ -70,8 +70,9 @@ class Embedder:
 
     ``query_threads`` is the thread pool used for one question at a time (1 by default: on a
     shared 2-core machine a larger pool stalls when another process holds a core);
-    ``index_threads`` is used for bulk encoding. ``cache_dir`` holds the ONNX copies that
-    onnx-int8 uses, exported once; with them cached, onnx-int8 never loads torch at all.
+    ``index_threads`` is used for bulk encoding: torch's pool, or that many single-threaded ONNX
+    Runtime calls at once (0: one per core the process may use). ``cache_dir`` holds the ONNX
+    copies that onnx-int8 uses, exported once; with them cached, onnx-int8 never loads torch.
     """
 
     def __init__(self, model_path: str, *, backend: str = "auto", batch_size: int = 16,
