@@ -10,6 +10,14 @@ from typing import Mapping
 from .errors import QueryError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 MODES = ("hybrid", "dense", "bm25")
 
 

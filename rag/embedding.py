@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import onnx_backend
+from .config import available_cores
 from .errors import IndexStateError
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,6 @@ def cpu_flags() -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, not the host's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 BACKENDS = ("fp32", "bf16", "onnx-int8")

@@ -71,7 +71,7 @@ class Engine:
         self.lexical = lexical
         self.retriever = Retriever(stored.chunk_vectors, vector_index, self.lexical,
                                    [c.bulletin_id for c in stored.chunks],
-                                   {b.id: b.date for b in stored.bulletins})
+                                   {b.id: b.date for b in stored.bulletins}, settings.query_threads)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,

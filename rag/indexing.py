@@ -84,7 +84,8 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
     stored = StoredIndex(manifest, bulletins, chunks, sentences, _stack([cache[h] for h in chunk_hashes], dim),
                          _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
                          chunk_hashes, sentence_hashes, file_hashes, chunk_terms)
-    vector_index = store.build_vector_index(stored.chunk_vectors, settings.hnsw_threshold)
+    vector_index = store.build_vector_index(stored.chunk_vectors, settings.hnsw_threshold,
+                                            settings.index_threads)
     manifest["index_type"] = type(vector_index).__name__
     if progress:
         progress("saving", 0, 1)

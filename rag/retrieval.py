@@ -58,7 +58,14 @@ class Retriever:
     """Searches chunks; built once from the stored index and shared by all requests."""
 
     def __init__(self, chunk_vectors: np.ndarray, vector_index, lexical: LexicalIndex,
-                 chunk_bulletin: list[str], bulletin_dates: dict[str, str | None]):
+                 chunk_bulletin: list[str], bulletin_dates: dict[str, str | None], search_threads: int = 1):
+        """``search_threads``: FAISS's OpenMP pool for a question. One thread: a query is one
+        vector, and a 2-thread pool only spins; on 32k Reuters chunks, exact search took 4.8 ms
+        and 9.6 ms of CPU with two threads, 1.8 ms and 1.8 ms with one."""
+        import faiss
+
+        self._faiss = faiss
+        self._search_threads = max(1, search_threads)
         self._vectors = chunk_vectors
         self.vector_index = vector_index
         self._lexical = lexical
@@ -83,6 +90,8 @@ class Retriever:
         if self.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if allowed is None:
+            # OpenMP's thread count belongs to the calling thread: set it in whichever one asks
+            self._faiss.omp_set_num_threads(self._search_threads)
             scores, ids = self.vector_index.search(query_vector[None, :].astype(np.float32), min(n, self.size))
             keep = ids[0] >= 0
             return ids[0][keep].astype(np.int64), scores[0][keep]

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from .chunking import chunk_sentences, count_tokens
-from .config import Settings
+from .config import Settings, available_cores
 from .corpus import SourceFile, body_range, file_hash, split_bulletins
-from .embedding import available_cores
 from .records import Bulletin, Chunk, Sentence
 from .store import StoredIndex
 from .text import split_sentences

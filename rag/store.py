@@ -19,11 +19,13 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .config import available_cores
 from .errors import IndexStateError
 from .fileio import fsync_dir, write_atomic, write_json_atomic
 from .records import Bulletin, Chunk, Sentence
@@ -48,8 +50,22 @@ class StoredIndex:
     chunk_terms: list[str] | None = None  # each chunk's BM25 terms, space-separated (saves tokenising at start-up)
 
 
-def build_vector_index(vectors: np.ndarray, hnsw_threshold: int):
-    """Exact inner-product search for small corpora, HNSW beyond ``hnsw_threshold`` vectors."""
+@contextmanager
+def faiss_threads(n: int):
+    """FAISS's OpenMP pool at ``n`` threads inside the block (the setting is process-wide)."""
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
+def build_vector_index(vectors: np.ndarray, hnsw_threshold: int, threads: int = 0):
+    """Exact inner-product search for small corpora, HNSW beyond ``hnsw_threshold`` vectors;
+    built on ``threads`` threads (0: one per core)."""
     import faiss
 
     dim = vectors.shape[1]
@@ -57,12 +73,13 @@ def build_vector_index(vectors: np.ndarray, hnsw_threshold: int):
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
         # recall@10 against exact search with question-like queries (32k Reuters chunks):
-        # 0.981 at 128, 0.989 at 256 (0.8 ms a query; exact search takes 4 ms)
+        # 0.981 at 128, 0.987-0.989 at 256 (0.8 ms a query; exact search takes 1.8 ms)
         index.hnsw.efSearch = 256
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        with faiss_threads(threads or available_cores()):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
 
 

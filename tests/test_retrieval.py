@@ -1,4 +1,6 @@
-"""Fusion of the dense and BM25 rankings."""
+"""Fusion of the dense and BM25 rankings, and the search itself."""
+
+import threading
 
 import numpy as np
 
@@ -23,3 +25,31 @@ def test_top_indices_respects_the_allowed_mask_and_order():
     scores = np.array([0.1, 0.9, 0.5, 0.7])
     assert top_indices(scores, 2).tolist() == [1, 3]
     assert top_indices(scores, 3, allowed=np.array([True, False, True, False])).tolist() == [2, 0]
+
+
+def test_questions_search_faiss_on_one_thread_and_builds_put_the_pool_back():
+    import faiss
+
+    from rag import store
+    from rag.lexical import LexicalIndex
+    from rag.retrieval import Retriever
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    faiss.omp_set_num_threads(2)
+    index = store.build_vector_index(vectors, hnsw_threshold=100, threads=2)
+    assert faiss.omp_get_max_threads() == 2  # the build restores what it found
+    texts = [f"story {i}" for i in range(300)]
+    retriever = Retriever(vectors, index, LexicalIndex(texts), [f"b{i}" for i in range(300)], {})
+    seen = {}
+
+    def ask_in_a_worker_thread():  # as the server's worker pool does
+        seen["ids"], _ = retriever.dense(vectors[7], 5, None)
+        seen["threads"] = faiss.omp_get_max_threads()
+
+    worker = threading.Thread(target=ask_in_a_worker_thread)
+    worker.start()
+    worker.join()
+    assert seen["ids"][0] == 7
+    assert seen["threads"] == 1  # a 2-thread pool only spins for one query vector
