@@ -22,7 +22,7 @@ from .store import StoredIndex
 from .text import split_sentences
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = 4  # bump when splitting, chunking or embedding inputs change
+PIPELINE_VERSION = 5  # bump when splitting, chunking or embedding inputs change
 # Below this many files to split, one process does it: starting workers costs about a second.
 PARALLEL_MIN_FILES = 400
 Progress = Callable[[str, int, int], None]

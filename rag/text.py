@@ -79,7 +79,12 @@ def _cap_length(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _logical_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split a paragraph at line breaks that end a line without sentence punctuation
-    followed by a line of its own (a headline or subtitle), keep soft-wrapped lines together."""
+    followed by a line of its own (a headline or subtitle), keep soft-wrapped lines together.
+
+    A paragraph of three or more lines, none longer than ``WRAP_WIDTH``, is hard-wrapped text
+    (newswire wraps at 60-80 characters): its line breaks are all soft. A line that starts with
+    white space starts a new logical line (an indented paragraph, a table row).
+    """
     lines = []
     cursor = start
     while True:
@@ -89,30 +94,47 @@ def _logical_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
             break
         lines.append((cursor, newline))
         cursor = newline + 1
+    wrapped = len(lines) >= 3 and max(e - s for s, e in lines) <= WRAP_WIDTH
     groups: list[tuple[int, int]] = []
-    for l_start, l_end in lines:
-        l_start, l_end = strip_range(text, l_start, l_end)
+    for raw_start, raw_end in lines:
+        l_start, l_end = strip_range(text, raw_start, raw_end)
         if l_end <= l_start:
             continue
-        if groups and not _is_standalone_line(text[groups[-1][0]:groups[-1][1]]):
+        indented = l_start > raw_start
+        if groups and not indented and (
+                wrapped or not _is_standalone_line(text[groups[-1][0]:groups[-1][1]], text[l_start:l_end])):
             groups[-1] = (groups[-1][0], l_end)
         else:
             groups.append((l_start, l_end))
     return groups
 
 
-def _is_standalone_line(line: str) -> bool:
-    """A line that ends with sentence punctuation, or a short line without any (a headline)."""
+WRAP_WIDTH = 100
+
+
+# Words a headline does not end on but a hard-wrapped line of running text often does.
+RUN_ON_WORDS = frozenset("a an the of to in on for and or but nor with by at from as into than that which who "
+                         "whose its their his her our is are was were be been has have had will would".split())
+
+
+def _is_standalone_line(line: str, following: str) -> bool:
+    """A line that ends with sentence punctuation, or a short line without any (a headline),
+    unless the text runs on into ``following``: hard-wrapped newswire ("The U.S. Agriculture
+    Department" / "reported the ...") continues in lower case or breaks after a word like "the"."""
     stripped = line.rstrip()
     if not stripped:
         return True
     if stripped[-1] in ".!?;:\"'”’)":
         return True
-    return len(stripped.split()) <= 16
+    if len(stripped.split()) > 16:
+        return False
+    return not (following[:1].islower() or stripped.rsplit(None, 1)[-1] in RUN_ON_WORDS)
 
 
 def _segment(text: str, start: int, end: int, language: str) -> list[tuple[int, int]]:
-    piece = text[start:end]
+    # pysbd ends a sentence at every line break; inside a logical line they are soft wraps
+    # (same length, so offsets into ``piece`` are offsets into ``text``)
+    piece = text[start:end].replace("\r\n", "  ").replace("\n", " ").replace("\r", " ")
     try:
         spans = _segmenter(language).segment(piece)
     except Exception:  # pysbd fails on a few pathological inputs; keep the line whole

@@ -42,3 +42,25 @@ def test_sentence_ranges_are_ordered_slices_of_any_text(text):
         assert previous_end <= s < e <= len(text)
         assert text[s:e].strip() == text[s:e]
         previous_end = e
+
+
+def test_hard_wrapped_newswire_splits_into_whole_sentences():
+    text = ("Standard Oil Co and BP North America\n"
+            "Inc said they plan to form a venture to manage the money market\n"
+            "borrowing and investment activities of both companies.\n"
+            "    The venture will be called BP/Standard Financial Trading\n"
+            "and will be operated by Standard Oil.\n"
+            "         Natl   Loan    Release\n"
+            " Wheat   2.55   2.40       IV\n")
+    found = [text[s:e] for s, e in split_sentences(text, 0, len(text))]
+    assert found[0] == ("Standard Oil Co and BP North America\nInc said they plan to form a venture to manage "
+                        "the money market\nborrowing and investment activities of both companies.")
+    assert found[1] == "The venture will be called BP/Standard Financial Trading\nand will be operated by Standard Oil."
+    assert found[2:] == ["Natl   Loan    Release", "Wheat   2.55   2.40       IV"]  # indented rows stay apart
+
+
+def test_a_short_line_without_punctuation_still_stands_alone_unless_the_text_runs_on():
+    headline = "Wind Farm Opens In Gansu\nOn May 2, 2024, a wind farm opened in Jiuquan. It will power homes."
+    assert [headline[s:e] for s, e in split_sentences(headline, 0, len(headline))][0] == "Wind Farm Opens In Gansu"
+    run_on = "The ministry said on Monday that the\nplan starts in May."
+    assert [run_on[s:e] for s, e in split_sentences(run_on, 0, len(run_on))] == [run_on]
