@@ -18,6 +18,8 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
 MODES = ("hybrid", "dense", "bm25")
 
 

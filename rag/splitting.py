@@ -39,15 +39,15 @@ def split_corpus(files: list[SourceFile], settings: Settings, previous: StoredIn
     per core) when there are at least ``PARALLEL_MIN_FILES`` of them.
     """
     reusable = _previous_splits(previous, settings) if previous is not None else {}
-    fresh = [f for f in files if not _reusable(reusable.get(f.source), f)]
+    reused = {f.source for f in files if _reusable(reusable.get(f.source), f)}  # one hash per file
+    fresh = [f for f in files if f.source not in reused]
     splits = _split_files(fresh, settings, workers or settings.index_threads or available_cores(), progress)
     bulletins: list[Bulletin] = []
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
     for f in files:
-        old = reusable.get(f.source)
-        if _reusable(old, f):
-            _, part_bulletins, part_sentences, part_chunks, first = old
+        if f.source in reused:
+            _, part_bulletins, part_sentences, part_chunks, first = reusable[f.source]
         else:
             (part_bulletins, part_sentences, part_chunks), first = next(splits), 0
         chunks.extend(renumbered(part_chunks, len(chunks), len(sentences) - first))

@@ -109,9 +109,7 @@ def _logical_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return groups
 
 
-WRAP_WIDTH = 100
-
-
+WRAP_WIDTH = 100  # a paragraph of 3+ lines none longer than this is hard-wrapped text
 # Words a headline does not end on but a hard-wrapped line of running text often does.
 RUN_ON_WORDS = frozenset("a an the of to in on for and or but nor with by at from as into than that which who "
                          "whose its their his her our is are was were be been has have had will would".split())
