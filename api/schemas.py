@@ -16,7 +16,8 @@ class Filtered(BaseModel):
     top_k: int | None = Field(None, ge=1, le=50, description="passages to retrieve (default 5)")
     mode: Mode | None = Field(None, description="retrieval mode (default hybrid)")
     bulletin_ids: list[str] | None = Field(None, max_length=200, description="search only these bulletins")
-    date_from: dt.date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD)")
+    date_from: dt.date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD); "
+                                      "a date stated without a year (--MM-DD) passes when some year fits the range")
     date_to: dt.date | None = Field(None, description="only bulletins dated on or before (YYYY-MM-DD)")
 
 

@@ -58,7 +58,8 @@ def load_questions(path: Path) -> list[Question]:
     ``answerable`` and ``bulletin`` (the title of the bulletin that answers it, or null).
 
     Optional keys: ``also`` (titles of further bulletins a two-bulletin question draws on; they
-    count as relevant too) and ``kind`` (factual, list, paraphrase, multi, unanswerable-near/far).
+    count as relevant too), ``kind`` (factual, list, paraphrase, multi, unanswerable-near/far) and
+    ``near`` (for an unanswerable-near question, the bulletin it is about; not scored as relevant).
     """
     questions = []
     for n, line in enumerate(_read(path).splitlines(), start=1):

@@ -21,6 +21,7 @@ W_TYPE = 0.1
 RELATIVE_CUTOFF = 0.85  # further sentences must score at least this share of the best one (0.8: same hits, 20% more words)
 REDUNDANT_COSINE = 0.9
 FOCUS_WEIGHT = 2.0
+MIN_FAMILY_STEM = 4
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,22 @@ def score_sentences(question: str, question_vector: np.ndarray, ranked_chunks: l
         present = set(terms(sentences[s].text)) | topic
         # Words the headline does not say are what the question adds: they weigh double.
         weights = {t: w * (1.0 if t in topic else FOCUS_WEIGHT) for t, w in idf.items()}
-        coverage = sum(w for t, w in weights.items() if t in present) / (sum(weights.values()) or 1.0)
+        coverage = sum(w for t, w in weights.items() if _says(t, present)) / (sum(weights.values()) or 1.0)
         fits = typed and find_span(question, sentences[s].text, strict=True) is not None
         relevance = W_DENSE * cosine + W_LEXICAL * coverage + W_PASSAGE * prior[s]
         scored.append(ScoredSentence(s, relevance + W_TYPE * fits, relevance, cosine, coverage, prior[s], fits))
     scored.sort(key=lambda x: -x.score)
     return scored
+
+
+def _says(term: str, present: set[str]) -> bool:
+    """``term`` or a word of the same family: stems that start alike ("lead" and "leader", which
+    the stemmer keeps apart), the shorter of at least ``MIN_FAMILY_STEM`` letters."""
+    if term in present:
+        return True
+    if len(term) < MIN_FAMILY_STEM:
+        return False
+    return any(len(p) >= MIN_FAMILY_STEM and (p.startswith(term) or term.startswith(p)) for p in present)
 
 
 def select_sentences(scored: list[ScoredSentence], sentence_vectors: np.ndarray, max_sentences: int,

@@ -58,6 +58,7 @@ class Settings:
     workers: int = 0  # questions answered at once by the server; 0: one per CPU core
     hnsw_threshold: int = 50_000
     max_file_bytes: int = 20_000_000  # larger corpus files are skipped with a warning
+    default_year: int = 0  # the year of dates stated without one, when the file states none; 0: keep them partial
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

@@ -37,14 +37,15 @@ def corpus_manifest(settings: Settings, file_hashes: dict[str, str]) -> dict:
 
 def _settings_part(settings: Settings) -> dict:
     return {"pipeline": PIPELINE_VERSION, "model": settings.model_name,
-            "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}
+            "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap,
+            "default_year": settings.default_year}
 
 
 def stale_reason(manifest: dict, expected: dict) -> str | None:
     """Why an index built with ``manifest`` cannot serve ``expected``, or ``None`` if it can."""
     labels = {"corpus": "the bulletins changed", "model": "the embedding model changed",
               "chunk_tokens": "the chunk size changed", "chunk_overlap": "the chunk overlap changed",
-              "pipeline": "the indexing code changed"}
+              "default_year": "the default year changed", "pipeline": "the indexing code changed"}
     for key, label in labels.items():
         if manifest.get(key) != expected.get(key):
             return label

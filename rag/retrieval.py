@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dates import in_range
 from .lexical import LexicalIndex
 
 RRF_K = 60
@@ -14,7 +15,7 @@ RRF_K = 60
 @dataclass(frozen=True)
 class Filters:
     bulletin_ids: frozenset[str] | None = None
-    date_from: str | None = None  # ISO dates, inclusive
+    date_from: str | None = None  # ISO dates, inclusive; a date without a year passes if some year fits
     date_to: str | None = None
 
     @property
@@ -71,6 +72,7 @@ class Retriever:
         self._lexical = lexical
         self._chunk_bulletin = np.asarray(chunk_bulletin, dtype=object)
         self._chunk_date = np.asarray([bulletin_dates.get(b) or "" for b in chunk_bulletin], dtype=object)
+        self._dates = sorted(set(self._chunk_date.tolist()))
         self.size = len(chunk_bulletin)
 
     def allowed(self, filters: Filters) -> np.ndarray | None:
@@ -80,10 +82,10 @@ class Retriever:
         mask = np.ones(self.size, dtype=bool)
         if filters.bulletin_ids:
             mask &= np.isin(self._chunk_bulletin, list(filters.bulletin_ids))
-        if filters.date_from:
-            mask &= (self._chunk_date != "") & (self._chunk_date >= filters.date_from)
-        if filters.date_to:
-            mask &= (self._chunk_date != "") & (self._chunk_date <= filters.date_to)
+        if filters.date_from or filters.date_to:
+            # a few distinct dates: judge each once (partial dates need a year that fits, see rag/dates.py)
+            passing = [d for d in self._dates if in_range(d or None, filters.date_from, filters.date_to)]
+            mask &= np.isin(self._chunk_date, passing)
         return mask
 
     def dense(self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

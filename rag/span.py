@@ -25,7 +25,7 @@ _DATE = re.compile(
 _SCALE = r"(?:hundred|thousand|million|billion|trillion)"
 _UNIT = (r"(?:%|percent|per{_SP}cent|°C|degrees(?:{_SP}Celsius)?|tonnes|tons|kilowatts|kilowatt-hours|"
          r"megawatts|gigawatts|yuan|dollars|euros|people|years|months|days|kilometres|kilometers|"
-         r"hectares|standards|members|countries|departments|companies|emitters)").replace("{_SP}", _SP)
+         r"hectares)").replace("{_SP}", _SP)
 _NUMBER = re.compile(
     rf"(?:(?:about|around|nearly|almost|over|more{_SP}than|less{_SP}than|at{_SP}least|no{_SP}fewer{_SP}than){_SP}+)?"
     rf"(?:\$|¥|€)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:{_SP}*{_SCALE})?(?:{_SP}*{_UNIT})?"
@@ -39,7 +39,7 @@ _PLACE_TAIL = re.compile(rf",{_SP}*([A-Z][\w\-]+)")
 _ORG_WORDS = frozenset(
     "ministry administration committee institute academy commission council panel report plan bank "
     "university department agency office association market organization organisation company group "
-    "corporation party government state national people's congress assessment synthesis board centre "
+    "corporation party government state national people's congress board centre "
     "center conference programme program fund union".split()
 )
 # Titles before a name ("Vice Minister ... Zhang Yudong", "Academicians Du Xiangwan"): the name is the answer.
@@ -162,8 +162,8 @@ def _trailing_name(sentence: str, start: int, end: int) -> int | None:
         return None
     head = {w.group().lower().strip(",.") for w in words[:-2]}
     tail = [w.group() for w in words[-2:]]
-    if not head & (_TITLE_WORDS | _ORG_WORDS):
-        return None
+    if not head & (_TITLE_WORDS | _ORG_WORDS) or words[-3].group().islower():
+        return None  # "Institute of Chemical Physics": words after a connector belong to the name
     if any(t.lower() in _TITLE_WORDS | _ORG_WORDS or not t[:1].isupper() for t in tail):
         return None
     return start + words[-2].start()

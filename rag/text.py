@@ -153,10 +153,14 @@ def _segment(text: str, start: int, end: int, language: str) -> list[tuple[int, 
         cursor = max(cursor, sent_end)
     if not out:
         return [(start, end)]
-    # Anything pysbd skipped stays attached to the sentence before it.
+    # Anything pysbd skipped stays attached to the sentence before it, and so does a piece with
+    # no letter or digit (a closing quote pysbd cut off: 'act now.' + '"').
     merged = [out[0]]
     for s, e in out[1:]:
-        merged.append((max(s, merged[-1][1]), e))
+        if not any(ch.isalnum() for ch in piece[s - start:e - start]):
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((max(s, merged[-1][1]), e))
     return merged
 
 

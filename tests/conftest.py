@@ -11,7 +11,7 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine, load_embedder
 
 SEEDS = PROJECT_ROOT / "seeds"
-SEED_FILE = SEEDS / "china-climate-digest.txt"
+SEED_FILE = SEEDS / "china-carbon-neutrality-2023-03.txt"
 
 
 @pytest.fixture(scope="session")

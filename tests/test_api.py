@@ -54,12 +54,13 @@ def test_ask_returns_a_cited_answer(client):
 
 def test_ask_with_filters_and_modes(client):
     bulletins = client.get("/bulletins").json()
-    market = next(b["id"] for b in bulletins if "Carbon Market" in b["title"])
-    data = client.post("/ask", json={"question": IPCC, "bulletin_ids": [market], "mode": "bm25", "top_k": 2}).json()
-    assert {p["bulletin_id"] for p in data["passages"]} == {market}
+    quotas = next(b["id"] for b in bulletins if "Quotas" in b["title"])
+    data = client.post("/ask", json={"question": IPCC, "bulletin_ids": [quotas], "mode": "dense", "top_k": 2}).json()
+    assert {p["bulletin_id"] for p in data["passages"]} == {quotas}
     data = client.post("/ask", json={"question": IPCC, "date_from": "2023-03-10", "date_to": "2023-03-31"}).json()
     assert "Interlaken" in data["answer"]
-    assert all(p["bulletin_id"].startswith("ipcc") for p in data["passages"])
+    dates = {b["id"]: b["date"] for b in bulletins}  # the seed states no year: "--03-20" fits March 2023
+    assert {dates[p["bulletin_id"]] for p in data["passages"]} <= {"--03-20", "--03-30"}
 
 
 def test_search_returns_ranked_passages(client):
@@ -78,7 +79,7 @@ def test_chat_resolves_a_follow_up(client):
     assert follow["question"] == "And who presided over it?"
     assert "Committee" in follow["searched_question"]
     assert "Zhang Yudong" in follow["answer"]
-    assert follow["citations"][0]["title"].startswith("National Carbon Neutrality")
+    assert follow["citations"][0]["title"].startswith("The National carbon neutrality")
 
 
 def test_bulletins_list_and_full_text(client):
@@ -86,7 +87,7 @@ def test_bulletins_list_and_full_text(client):
     assert len(bulletins) == 5
     one = client.get(f"/bulletins/{bulletins[1]['id']}").json()
     assert one["text"] == SEED_TEXT[one["char_start"]:one["char_end"]]
-    assert one["title"] == bulletins[1]["title"] and one["date"] == "2023-03-20"
+    assert one["title"] == bulletins[1]["title"] and one["date"] == "--03-05"  # "On the morning of March 5": no year stated
 
 
 def test_health_ready_and_docs(client):
@@ -256,7 +257,7 @@ def test_control_characters_and_markup_in_questions_are_just_text(client):
     assert response.json()["question"] == question  # echoed as data; the widget renders it as text
 
 
-@pytest.mark.parametrize("path", ["/bulletins/..%2F..%2Fetc%2Fpasswd", "/bulletins/%2e%2e", "/bulletins/seeds%2Fchina-climate-digest.txt",
+@pytest.mark.parametrize("path", ["/bulletins/..%2F..%2Fetc%2Fpasswd", "/bulletins/%2e%2e", "/bulletins/seeds%2Fchina-carbon-neutrality-2023-03.txt",
                                   "/bulletins/" + "a" * 5000])
 def test_path_traversal_in_bulletin_ids_is_404(client, path):
     response = client.get(path)

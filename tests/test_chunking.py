@@ -29,7 +29,7 @@ def test_windows_cover_every_sentence_in_order(counts, size, overlap):
 
 def test_seed_chunks_slice_back_to_their_text_and_end_on_sentences():
     text = SEED_FILE.read_bytes().decode("utf-8")
-    files = [SourceFile("seeds/china-climate-digest.txt", SEED_FILE, text)]
+    files = [SourceFile("seeds/china-carbon-neutrality-2023-03.txt", SEED_FILE, text)]
     bulletins, sentences, chunks = split_corpus(files, Settings(chunk_tokens=60, chunk_overlap=20))
     assert len(chunks) > len(bulletins)  # small windows split the bulletins
     for c in chunks:

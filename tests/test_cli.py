@@ -30,7 +30,7 @@ def test_ask_json_answers_with_citations(index_dir):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert "Liu Zhongmin" in data["answer"] and "Liu Zhongmin" in data["span"]
-    assert data["citations"][0]["source"] == "seeds/china-climate-digest.txt"
+    assert data["citations"][0]["source"] == "seeds/china-carbon-neutrality-2023-03.txt"
     assert "built the index" not in result.stderr  # the index was reused
 
 
@@ -38,7 +38,7 @@ def test_ask_prints_numbered_citations_with_lines(index_dir):
     result = rag("ask", "--index", str(index_dir), "Where did the IPCC release its Synthesis Report?")
     assert result.returncode == 0
     assert "Interlaken" in result.stdout and "[1] IPCC Releases" in result.stdout
-    assert "seeds/china-climate-digest.txt, line" in result.stdout
+    assert "seeds/china-carbon-neutrality-2023-03.txt, line" in result.stdout
 
 
 def test_ask_abstains_on_off_topic_question(index_dir):

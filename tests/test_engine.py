@@ -16,14 +16,14 @@ QUESTIONS = [
     ("Where did the IPCC release its Synthesis Report?", "Interlaken"),
     ("Who presided over the first meeting of the expert committee?", "Zhang Yudong"),
     ("How many people attended the committee's first meeting?", "60"),
-    ("How many key emitters did the first compliance cycle of the carbon market cover?", "2,162"),
-    ("What was the compliance rate of the national carbon market?", "99.5"),
-    ("When did the national carbon market open for trading?", "July\u00a016, 2021"),
-    ("What share of China's installed power capacity is renewable?", "47.3"),
-    ("How much solar power capacity did China have at the end of 2022?", "393"),
-    ("How many standards should be drawn up or revised by 2025?", "1,000"),
-    ("By how much must emissions fall by 2030 to limit warming to 1.5 °C?", "43"),
-    ("Which organisation is China's focal point for the IPCC?", "China Meteorological Administration"),
+    ("Who led the Chinese delegation to the 58th plenary session of the IPCC?", "Bi Baobao"),
+    ("How many authors participated in the Synthesis Report?", "93"),
+    ("Who is the chair of the IPCC?", "Hoesung Lee"),
+    ("What share of the manufacturing industry do traditional industries account for?", "80%"),
+    ("Which minister was interviewed at the Minister Channel event?", "Jin Zhuanglong"),
+    ("Which industry does the 2021 and 2022 quota allocation plan cover?", "Power Generation"),
+    ("When did the ministry issue the letter on voluntary emission reduction methodologies?", "March 30"),
+    ("Which fields do the greenhouse gas emission reduction methodologies include?", "energy industry"),
 ]
 UNANSWERABLE = [
     "Who won the 2022 FIFA World Cup?",
@@ -44,7 +44,7 @@ def test_committee_question_cites_liu_zhongmin(engine):
     answer = engine.ask(QUESTIONS[0][0])
     assert not answer.abstained
     assert "Liu Zhongmin" in answer.answer and "Liu Zhongmin" in answer.span
-    assert answer.citations[0].title.startswith("National Carbon Neutrality Science and Technology Expert")
+    assert answer.citations[0].title.startswith("The National carbon neutrality Science and Technology Expert")
     assert_citations_slice_back(answer)
     assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
 
@@ -70,11 +70,13 @@ def test_answers_are_short(engine):
 def test_every_mode_answers_and_respects_filters(engine):
     for mode in ("dense", "bm25", "hybrid"):
         assert "Interlaken" in engine.ask(QUESTIONS[1][0], mode=mode).answer
-    market = next(b.id for b in engine.stored.bulletins if "Carbon Market" in b.title)
-    only_market = engine.ask(QUESTIONS[1][0], filters=Filters(bulletin_ids=frozenset([market])))
-    assert all(p.bulletin_id == market for p in only_market.passages)
-    dated = engine.ask(QUESTIONS[1][0], filters=Filters(date_from="2023-03-02", date_to="2023-12-31"))
-    assert all(engine.bulletins[p.bulletin_id].date >= "2023-03-02" for p in dated.passages)
+    quotas = next(b.id for b in engine.stored.bulletins if "Quotas" in b.title)
+    only_quotas = engine.ask(QUESTIONS[1][0], filters=Filters(bulletin_ids=frozenset([quotas])))
+    assert all(p.bulletin_id == quotas for p in only_quotas.passages)
+    # the seed's dates have no year ("--03-20"): a filter keeps those some year puts inside it
+    dated = engine.ask(QUESTIONS[1][0], filters=Filters(date_from="2023-03-10", date_to="2023-03-31"))
+    assert {engine.bulletins[p.bulletin_id].date for p in dated.passages} <= {"--03-20", "--03-30"}
+    assert "Interlaken" in dated.answer
 
 
 def test_response_object_serialises_to_the_documented_shape(engine):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rag.corpus import split_bulletins
+from rag.digest import split_bulletins
 from rag.errors import CorpusError
 from eval.datasets import OWN_QUESTIONS, load_beir, load_questions, load_squad, normalize_ws, sample
 
@@ -28,10 +28,12 @@ def test_question_set_shape_and_coverage():
         assert row["answerable"] == bool(row["answers"]), row["id"]
         assert (row["bulletin"] in titles) if row["answerable"] else row["bulletin"] is None, row["id"]
         assert set(row.get("also", [])) <= titles
+        assert row.get("near") in titles if row["kind"] == "unanswerable-near" else "near" not in row
     assert {r["bulletin"] for r in ROWS if r["answerable"]} == titles  # every bulletin is asked about
     kinds = {r["kind"] for r in ROWS}
     assert {"factual", "list", "paraphrase", "multi", "unanswerable-near", "unanswerable-far"} <= kinds
-    assert sum(not r["answerable"] for r in ROWS) >= 12
+    assert len(ROWS) >= 100 and sum(r["kind"] == "paraphrase" for r in ROWS) >= 25
+    assert sum(r["kind"] == "unanswerable-near" for r in ROWS) >= 25
     questions = load_questions(OWN_QUESTIONS)
     two = next(q for q in questions if q.kind == "multi")
     assert len(two.relevant) == 2  # the main bulletin and the one in "also"

@@ -31,7 +31,8 @@ def test_unchanged_files_take_their_split_from_the_previous_index(tmp_path, monk
     settings = Settings()
     bulletins, sentences, chunks = splitting.split_corpus(files, settings)
     previous = StoredIndex({"pipeline": splitting.PIPELINE_VERSION, "chunk_tokens": settings.chunk_tokens,
-                            "chunk_overlap": settings.chunk_overlap}, bulletins, chunks, sentences, None, None,
+                            "chunk_overlap": settings.chunk_overlap, "default_year": settings.default_year},
+                           bulletins, chunks, sentences, None, None,
                            [], [], {f.source: file_hash(f) for f in files})
     (tmp_path / "story-1.txt").write_text("Story 1 Headline\n\nIt snowed. A lot.\n", encoding="utf-8")
     changed = read_corpus(tmp_path, tmp_path)
