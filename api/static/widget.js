@@ -63,11 +63,15 @@
     return cut.slice(0, Math.max(cut.lastIndexOf(" "), EXCERPT_CHARS - 40)) + " …";
   }
 
+  /** "2023-03-20" -> "20 March 2023"; "--03-20" (the bulletin gives no year) -> "20 March". */
   function formatDate(iso) {
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    const m = /^(\d{4}|-)-(\d{2})-(\d{2})$/.exec(iso || "");
     if (!m) return iso || "";
-    const date = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
-    return date.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+    const partial = m[1] === "-";
+    const date = new Date(Date.UTC(partial ? 2000 : +m[1], +m[2] - 1, +m[3]));
+    const parts = { day: "numeric", month: "long", timeZone: "UTC" };
+    if (!partial) parts.year = "numeric";
+    return date.toLocaleDateString("en-GB", parts);
   }
 
   /** Scroll ``container`` (not the host page) so that ``el`` sits at ``where`` ("start" or "center"). */
