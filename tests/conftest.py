@@ -12,6 +12,17 @@ from rag.engine import Engine, load_embedder
 
 SEEDS = PROJECT_ROOT / "seeds"
 SEED_FILE = SEEDS / "china-carbon-neutrality-2023-03.txt"
+# The user's digest: its five headlines as written (non-breaking spaces read as spaces).
+SEED_TITLES = [
+    "The National carbon neutrality Science and Technology Expert Committee was established",
+    "Ministry of Industry and Information Technology: Iron and steel, non-ferrous metals, building materials, "
+    "petrochemical and chemical industries have all formulated carbon peak plans",
+    'The Ministry of Ecology and Environment issued the "Notice on Doing a Good Job in the Allocation of '
+    'National Carbon Emissions Trading Quotas in 2021 and 2022"',
+    'IPCC Releases Sixth Assessment Report "Synthesis Report"',
+    'The Ministry of Ecology and Environment issued the "Letter on the Public Collection of Methodological '
+    'Suggestions for Greenhouse Gas Voluntary Emission Reduction Projects"',
+]
 
 
 @pytest.fixture(scope="session")

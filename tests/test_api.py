@@ -13,8 +13,7 @@ from rag import indexing
 from rag.config import Settings
 from rag.engine import Engine
 
-from conftest import SEED_FILE, SEEDS
-from test_digest import SEED_TITLES
+from conftest import SEED_FILE, SEED_TITLES, SEEDS
 
 SEED_TEXT = SEED_FILE.read_bytes().decode("utf-8")
 IPCC = "Where did the IPCC release its Synthesis Report?"
