@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import indexing, store
 from .answer import compose_answer, score_sentences, select_sentences
-from .config import MODES, PROJECT_ROOT, Settings
+from .config import MODES, Settings
 from .corpus import SourceFile, read_corpus
 from .embedding import Embedder
 from .errors import CorpusError, IndexStateError, NotFoundError, QueryError
+from .inputs import check_encodable, is_blank, strip_blank
 from .lexical import LexicalIndex
 from .records import Answer, Bulletin, Passage
 from .retrieval import Filters, Retriever
@@ -36,12 +37,23 @@ def load_embedder(settings: Settings) -> Embedder:
 
 def read_sources(settings: Settings) -> list[SourceFile]:
     """The corpus: every bulletin file under the seeds folder and the uploads folder."""
-    files = read_corpus(settings.seeds, PROJECT_ROOT, max_bytes=settings.max_file_bytes)
+    files = _labelled(read_corpus(settings.seeds, settings.seeds, max_bytes=settings.max_file_bytes), "seeds")
     if settings.uploads.is_dir():
-        files += read_corpus(settings.uploads, PROJECT_ROOT, single=True, max_bytes=settings.max_file_bytes)
+        files += _labelled(read_corpus(settings.uploads, settings.uploads, single=True,
+                                       max_bytes=settings.max_file_bytes), "uploads")
     if not files:
         raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt or .md file")
     return files
+
+
+def upload_source(name: str) -> str:
+    """How users see the uploaded file ``name``: relative to the uploads folder, like every source."""
+    return f"uploads/{name}"
+
+
+def _labelled(files: list[SourceFile], label: str) -> list[SourceFile]:
+    """Sources shown relative to their folder (read as ``./file``), never as server paths."""
+    return [replace(f, source=f"{label}/{f.source.removeprefix('./')}") for f in files]
 
 
 @dataclass
@@ -144,8 +156,9 @@ class Engine:
     # --- questions -------------------------------------------------------------------------
 
     def check_query(self, question: str, top_k: int | None, mode: str | None) -> tuple[str, int, str]:
-        if not isinstance(question, str) or not question.strip():
+        if not isinstance(question, str) or is_blank(question):
             raise QueryError("the question is empty: ask something, e.g. rag ask \"Who leads the committee?\"")
+        check_encodable(question, "question")  # a lone surrogate would crash the tokenizer
         if len(question) > self.settings.max_question_chars:
             raise QueryError(f"the question is {len(question)} characters long; the limit is "
                              f"{self.settings.max_question_chars}")
@@ -155,7 +168,7 @@ class Engine:
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-        return question.strip(), top_k, mode
+        return strip_blank(question), top_k, mode
 
     def check_filters(self, filters: Filters) -> None:
         for bid in filters.bulletin_ids or ():
@@ -176,7 +189,7 @@ class Engine:
         """A cited extractive answer, or an abstention with the nearest passages."""
         started = time.perf_counter()
         passages, ranked, vector = self.search(question, top_k, mode, filters)
-        question = question.strip()
+        question = strip_blank(question)
         if vector is None:  # bm25 mode still scores sentences by meaning
             vector = self.embedder.encode_query(question)
         retrieved = time.perf_counter()
@@ -200,7 +213,7 @@ class Engine:
         """Each candidate sentence's score parts, best first (for tuning and ``rag ask --explain``)."""
         _, ranked, vector = self.search(question, top_k, mode, filters)
         if vector is None:
-            vector = self.embedder.encode_query(question.strip())
+            vector = self.embedder.encode_query(strip_blank(question))
         stored = self.stored
         scored = score_sentences(question, vector, ranked, stored.chunks, stored.sentences,
                                  stored.sentence_vectors, self.lexical, self.titles)
