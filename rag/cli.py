@@ -41,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build the index from the seeds folder")
     common(p)
-    p.add_argument("--rebuild", action="store_true", help="rebuild even if the index is up to date")
+    p.add_argument("--rebuild", action="store_true",
+                   help="rebuild even if the index is up to date, embedding every text again")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --rebuild: reuse the vectors and splits of the current index if it passes its checks")
     p.set_defaults(run=_index)
 
     p = sub.add_parser("ask", help="answer a question with cited sentences from the bulletins")
@@ -77,11 +80,11 @@ def _settings(args) -> Settings:
     return Settings.from_env(seeds=args.seeds, index=args.index)
 
 
-def _open(settings: Settings, rebuild: bool = False):
+def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):
     from .engine import Engine
 
     bar = ProgressBar(prefix="")
-    engine, report = Engine.open(settings, rebuild=rebuild, progress=bar)
+    engine, report = Engine.open(settings, rebuild=rebuild, reuse=reuse, progress=bar)
     bar.close()
     if report.rebuilt:
         m = engine.stored.manifest
@@ -93,7 +96,7 @@ def _open(settings: Settings, rebuild: bool = False):
 
 def _index(args) -> int:
     settings = _settings(args)
-    engine = _open(settings, rebuild=args.rebuild)
+    engine = _open(settings, rebuild=args.rebuild, reuse=args.reuse)
     m = engine.stored.manifest
     print(f"index ready in {settings.index}: {m['bulletins']} bulletins, {m['chunks']} chunks, "
           f"{m['sentences']} sentences, model {m['model']} ({m['backend']}, {m['index_type']})")

@@ -87,11 +87,14 @@ class Engine:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,
-             progress: indexing.Progress | None = None, files: list[SourceFile] | None = None,
+             reuse: bool = False, progress: indexing.Progress | None = None, files: list[SourceFile] | None = None,
              current: "Engine | None" = None) -> tuple["Engine", OpenReport]:
         """Load the index for the corpus, rebuilding it when missing, stale, broken or asked to.
 
-        ``current``, an engine already in memory, stands in for the index on disk (live updates).
+        A rebuild reuses the vectors and splits of the previous index only if it passed every
+        check (checksums, records, offsets), and a requested ``rebuild`` re-embeds everything
+        unless ``reuse``. ``current``, an engine already in memory, stands in for the index on
+        disk (live updates).
         """
         started = time.perf_counter()
         files = read_sources(settings) if files is None else files
@@ -101,6 +104,7 @@ class Engine:
         try:
             loaded = (current.stored, current.retriever.vector_index) if current else store.load(settings.index)
         except IndexStateError as exc:
+            log.warning("the index in %s is broken, rebuilding it: %s", settings.index, exc)
             reason = f"the index is broken ({exc})"
         if loaded is None and not reason:
             reason = "there is no index yet"
@@ -116,19 +120,33 @@ class Engine:
                 engine = cls(settings, embedder, files, *loaded)
                 return engine, OpenReport(False, "", time.perf_counter() - started)
             except IndexStateError as exc:  # records that no longer slice out of the files
+                log.warning("the index in %s is broken, rebuilding it: %s", settings.index, exc)
                 reason, previous = f"the index is broken ({exc})", None
+        if rebuild and not reuse:
+            previous = None
+        try:
+            engine, reason = cls._rebuilt(settings, embedder, files, previous, loaded, reason, progress)
+        except _RecordsMismatch as exc:
+            if previous is None:
+                raise
+            log.warning("the previous index of %s failed a check (%s): building from scratch", settings.index, exc)
+            engine, reason = cls._rebuilt(settings, embedder, files, None, None, f"{reason}; {exc}", progress)
+        return engine, OpenReport(True, reason, time.perf_counter() - started)
+
+    @classmethod
+    def _rebuilt(cls, settings, embedder, files, previous, loaded, reason, progress) -> tuple["Engine", str]:
+        """An engine over a new index generation: ``previous`` plus the added files when that is
+        possible, else built anew reusing what ``previous`` holds (nothing if ``None``)."""
         if previous is not None and reason == "the bulletins changed":
             added = indexing.added_files(previous, files)
             if added and indexing.can_append(settings, previous, loaded[1], added):
                 log.info("appending %d new files to the index in %s", len(added), settings.index)
                 stored, vector_index = indexing.append(settings, previous, loaded[1], added, embedder)
                 engine = cls(settings, embedder, files, stored, vector_index)
-                return engine, OpenReport(True, f"{reason}: {len(added)} new file{'s' * (len(added) != 1)} appended",
-                                          time.perf_counter() - started)
+                return engine, f"{reason}: {len(added)} new file{'s' * (len(added) != 1)} appended"
         log.info("building the index in %s: %s", settings.index, reason)
         stored, vector_index = indexing.build(settings, files, embedder, previous, progress)
-        engine = cls(settings, embedder, files, stored, vector_index)
-        return engine, OpenReport(True, reason, time.perf_counter() - started)
+        return cls(settings, embedder, files, stored, vector_index), reason
 
     def with_files(self, files: list[SourceFile]) -> tuple["Engine", OpenReport]:
         """A new engine that also holds ``files`` (new sources), appended to the index on disk when
@@ -151,7 +169,7 @@ class Engine:
             source = self.bulletins[s.bulletin_id].source
             f = self.files.get(source)
             if f is None or f.text[s.char_start:s.char_end] != s.text:
-                raise IndexStateError(f"index records no longer match {source}: rebuild with `rag index`")
+                raise _RecordsMismatch(f"index records no longer match {source}: rebuild with `rag index`")
 
     # --- questions -------------------------------------------------------------------------
 
@@ -236,6 +254,10 @@ class Engine:
         c = self.stored.chunks[chunk_index]
         b = self.bulletins[c.bulletin_id]
         return Passage(b.id, b.title, b.source, c.char_start, c.char_end, c.text, round(float(score), 6))
+
+
+class _RecordsMismatch(IndexStateError):
+    """Stored sentences that do not slice out of their files (records damaged or files changed)."""
 
 
 def _ms(seconds: float) -> float:
