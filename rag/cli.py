@@ -137,9 +137,8 @@ def _line_of(engine, source: str, offset: int) -> int:
 
 
 def _serve(args) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.server import serve
 
     settings = _settings(args)
     engine = _open(settings)  # builds the index with a progress bar before the server starts
@@ -147,8 +146,7 @@ def _serve(args) -> int:
     logging.getLogger("api.access").setLevel(logging.INFO)
     print(f"rag: serving {len(engine.stored.bulletins)} bulletins on http://{args.host}:{args.port} "
           f"(chat at /, API docs at /docs)", file=sys.stderr)
-    uvicorn.run(create_app(settings, engine), host=args.host, port=args.port, log_level="info",
-                access_log=False)  # the app logs one JSON line per request itself
+    serve(create_app(settings, engine), settings, args.host, args.port)  # the app logs each request itself
     return 0
 
 
