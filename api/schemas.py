@@ -51,11 +51,19 @@ def _iso_date(value):
     raise ValueError("a date must be a string YYYY-MM-DD")
 
 
+def _whole_number(value):
+    """What JSON Schema calls an integer: ``5`` or ``5.0``, never ``true`` or ``"5"``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value  # strict validation refuses the rest
+
+
 Date = Annotated[dt.date, BeforeValidator(_iso_date)]
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class Filtered(RequestModel):
-    top_k: int | None = Field(None, ge=1, le=50, description="passages to retrieve (default 5)")
+    top_k: WholeNumber | None = Field(None, ge=1, le=50, description="passages to retrieve (default 5)")
     mode: Mode | None = Field(None, description="retrieval mode (default hybrid)")
     bulletin_ids: list[str] | None = Field(None, max_length=200, description="search only these bulletins")
     date_from: Date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD)")
@@ -80,7 +88,9 @@ class Message(RequestModel):
 
 
 class ChatRequest(Filtered):
-    messages: list[Message] = Field(..., min_length=1, max_length=50)
+    messages: list[Message] = Field(..., min_length=1, max_length=50, description="at least one user turn",
+                                    json_schema_extra={"contains": {"type": "object", "required": ["role"],
+                                                                    "properties": {"role": {"const": "user"}}}})
 
 
 class NewBulletin(RequestModel):

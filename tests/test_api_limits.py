@@ -60,7 +60,7 @@ def test_the_core_never_passes_a_lone_surrogate_to_the_tokenizer(app_client):
         app_client.app.state.live.add("Title", "Text \udfff here.")
 
 
-@pytest.mark.parametrize("extra", [{"top_k": True}, {"top_k": "5"}, {"top_k": 23.0}, {"date_from": 20240101},
+@pytest.mark.parametrize("extra", [{"top_k": True}, {"top_k": "5"}, {"top_k": 23.5}, {"date_from": 20240101},
                                    {"date_to": "20240101"}, {"date_from": "2024-02-30"}, {"mode": 1},
                                    {"bulletin_ids": "abc"}])
 def test_types_the_schema_forbids_are_refused(app_client, extra):
@@ -137,3 +137,15 @@ def test_stale_temporary_files_are_removed_at_start_up(tmp_path, embedder):
     kept.write_text("Kept\n\nOn May 1, 2024, a bulletin was kept.\n")
     create_app(settings, engine)
     assert not orphan.exists() and kept.exists()
+
+
+def test_a_whole_number_written_as_a_float_is_an_integer_as_json_schema_says(app_client):
+    response = app_client.post("/ask", json={"question": "Who leads the committee?", "top_k": 3.0})
+    assert response.status_code == 200 and len(response.json()["passages"]) <= 3
+
+
+def test_the_schema_says_a_conversation_needs_a_user_turn(app_client):
+    schema = app_client.get("/openapi.json").json()["components"]["schemas"]["ChatRequest"]
+    assert schema["properties"]["messages"]["contains"]["properties"]["role"] == {"const": "user"}
+    only_assistant = {"messages": [{"role": "assistant", "content": "Hello"}]}
+    assert app_client.post("/chat", json=only_assistant).status_code == 422
