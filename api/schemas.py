@@ -59,11 +59,12 @@ def _whole_number(value):
 
 
 Date = Annotated[dt.date, BeforeValidator(_iso_date)]
-WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_whole_number)]  # in this order, or the schema
+# says "ge"/"le" instead of "minimum"/"maximum"
 
 
 class Filtered(RequestModel):
-    top_k: WholeNumber | None = Field(None, ge=1, le=50, description="passages to retrieve (default 5)")
+    top_k: TopK | None = Field(None, description="passages to retrieve (default 5)")
     mode: Mode | None = Field(None, description="retrieval mode (default hybrid)")
     bulletin_ids: list[str] | None = Field(None, max_length=200, description="search only these bulletins")
     date_from: Date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD)")

@@ -144,8 +144,10 @@ def test_a_whole_number_written_as_a_float_is_an_integer_as_json_schema_says(app
     assert response.status_code == 200 and len(response.json()["passages"]) <= 3
 
 
-def test_the_schema_says_a_conversation_needs_a_user_turn(app_client):
-    schema = app_client.get("/openapi.json").json()["components"]["schemas"]["ChatRequest"]
+def test_the_schema_says_a_conversation_needs_a_user_turn_and_top_k_its_range(app_client):
+    schemas = app_client.get("/openapi.json").json()["components"]["schemas"]
+    assert {"minimum": 1, "maximum": 50, "type": "integer"} in schemas["AskRequest"]["properties"]["top_k"]["anyOf"]
+    schema = schemas["ChatRequest"]
     assert schema["properties"]["messages"]["contains"]["properties"]["role"] == {"const": "user"}
     only_assistant = {"messages": [{"role": "assistant", "content": "Hello"}]}
     assert app_client.post("/chat", json=only_assistant).status_code == 422
