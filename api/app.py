@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount, Route
 
 from rag.config import Settings
 from rag.engine import Engine
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     routes.install_refusals(app)
     app.include_router(routes.router)
     if STATIC.is_dir():
-        app.mount("/", StaticFiles(directory=STATIC, html=True), name="static")
+        app.mount("/", _Static(app.router, directory=STATIC, html=True), name="static")
     # Outermost last: the request id exists before any limit answers.
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -57,3 +59,32 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                        expose_headers=["X-Request-ID", "Retry-After"])
     app.add_middleware(RequestContext)
     return app
+
+
+class _Static(StaticFiles):
+    """The page and the widget. An API path asked with a method it lacks gets 405 with the
+    methods it has: the mount at / would otherwise take it, with ``Allow: GET, HEAD``."""
+
+    def __init__(self, router, **kwargs):
+        super().__init__(**kwargs)
+        self._router = router
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            allowed = set()
+            for route in _routes(self._router.routes):
+                if route.methods and route.matches(scope)[0] is not Match.NONE:
+                    allowed |= route.methods
+            if allowed:
+                raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+        await super().__call__(scope, receive, send)
+
+
+def _routes(items):
+    """Every plain route, inside included routers too (FastAPI wraps those)."""
+    for route in items:
+        if isinstance(route, Route):
+            yield route
+        elif not isinstance(route, Mount):
+            inner = getattr(route, "routes", None) or getattr(getattr(route, "original_router", None), "routes", ())
+            yield from _routes(inner)

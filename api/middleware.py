@@ -12,6 +12,7 @@ import uuid
 
 log = logging.getLogger("api.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_HEADERS = 100  # their total size is capped by the server (api/server.py)
 
 
 async def _send_json(send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
@@ -32,6 +33,9 @@ class RequestContext:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if len(scope.get("headers") or ()) > MAX_HEADERS:
+            return await _send_json(send, 431, {"error": f"more than {MAX_HEADERS} request headers",
+                                                "code": "headers_too_large", "request_id": None})
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
@@ -60,7 +64,11 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Refuses request bodies over ``max_bytes`` with 413, whether or not Content-Length is sent."""
+    """Refuses request bodies over ``max_bytes`` with 413, whether or not Content-Length is sent.
+
+    The body is read here, in full, before the app sees it (at most ``max_bytes`` are held): a
+    limit raised while the app reads would reach FastAPI's body parser, which answers 400.
+    """
 
     def __init__(self, app, max_bytes: int):
         self.app = app
@@ -74,27 +82,27 @@ class BodyLimit:
                    "request_id": scope.get("state", {}).get("request_id")}
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             return await _send_json(send, 413, message)
-        received = 0
-        too_large = False
-
-        async def limited_receive():
-            nonlocal received, too_large
+        parts, received = [], 0
+        while True:
             event = await receive()
-            if event["type"] == "http.request":
-                received += len(event.get("body", b""))
-                if received > self.max_bytes:
-                    too_large = True
-                    raise _TooLarge()
-            return event
+            if event["type"] != "http.request":  # the client went away
+                return
+            parts.append(event.get("body", b""))
+            received += len(parts[-1])
+            if received > self.max_bytes:
+                return await _send_json(send, 413, message, [(b"connection", b"close")])
+            if not event.get("more_body", False):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await _send_json(send, 413, message)
+        async def buffered_receive():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+            return await receive()
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, buffered_receive, send)
 
 
 class RateLimit:

@@ -90,7 +90,7 @@ def get_bulletin(bulletin_id: str, live: LiveIndex = Depends(live_index)) -> Bul
     return BulletinText(**_info(b).model_dump(), text=engine.bulletin_text(bulletin_id))
 
 
-def require_api_key(request: Request, authorization: str | None = Header(None)) -> None:
+def require_api_key(request: Request, authorization: str | None = Header(None, include_in_schema=False)) -> None:
     configured = request.app.state.settings.api_key
     if not configured:
         raise _Refused(403, "forbidden", "writing is disabled on this server: set RAG_API_KEY to enable it")

@@ -3,27 +3,79 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from rag.inputs import NOT_BLANK, VISIBLE, unencodable_at
 
 Mode = Literal["hybrid", "dense", "bm25"]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class Filtered(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RequestModel(BaseModel):
+    """Every request body: strict types (no ``"5"`` or ``true`` for a number, no number for a date),
+    no unknown fields, and no text that cannot be encoded, checked here once for all models."""
 
-    top_k: int | None = Field(None, ge=1, le=50, description="passages to retrieve (default 5)")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable(cls, value):
+        for text in _strings(value):
+            at = unencodable_at(text)
+            if at is not None:
+                raise ValueError(f"holds a character that cannot be encoded (U+{ord(text[at]):04X} at "
+                                 f"position {at}): send valid Unicode text")
+        return value
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _iso_date(value):
+    """Only what the schema's ``format: date`` allows: a ``YYYY-MM-DD`` string."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not a valid date: use YYYY-MM-DD") from None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise ValueError("a date must be a string YYYY-MM-DD")
+
+
+def _whole_number(value):
+    """What JSON Schema calls an integer: ``5`` or ``5.0``, never ``true`` or ``"5"``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value  # strict validation refuses the rest
+
+
+Date = Annotated[dt.date, BeforeValidator(_iso_date)]
+TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_whole_number)]  # in this order, or the schema
+# says "ge"/"le" instead of "minimum"/"maximum"
+
+
+class Filtered(RequestModel):
+    top_k: TopK | None = Field(None, description="passages to retrieve (default 5)")
     mode: Mode | None = Field(None, description="retrieval mode (default hybrid)")
     bulletin_ids: list[str] | None = Field(None, max_length=200, description="search only these bulletins")
-    date_from: dt.date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD); "
-                                      "a date stated without a year (--MM-DD) passes when some year fits the range")
-    date_to: dt.date | None = Field(None, description="only bulletins dated on or before (YYYY-MM-DD)")
+    date_from: Date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD); "
+                                   "a date stated without a year (--MM-DD) passes when some year fits the range")
+    date_to: Date | None = Field(None, description="only bulletins dated on or before (YYYY-MM-DD)")
 
 
 # The engine checks these limits itself, with messages people understand; the schema states them
-# for clients and fuzzers without pydantic's wording.
-QUESTION_SCHEMA = {"minLength": 1, "maxLength": 2000, "pattern": r"\S"}
+# for clients and fuzzers without pydantic's wording. The patterns are explicit character classes
+# that Python and JSON Schema (ECMA-262) read alike (rag/inputs.py).
+QUESTION_SCHEMA = {"minLength": 1, "maxLength": 2000, "pattern": NOT_BLANK}
 
 
 class AskRequest(Filtered):
@@ -32,26 +84,21 @@ class AskRequest(Filtered):
                           json_schema_extra=QUESTION_SCHEMA)
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Message(RequestModel):
     role: Literal["user", "assistant"]
-    content: str = Field(..., max_length=20_000, json_schema_extra={"minLength": 1, "pattern": r"\S"})
+    content: str = Field(..., max_length=20_000, json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
 
 
 class ChatRequest(Filtered):
-    messages: list[Message] = Field(..., min_length=1, max_length=50)
+    messages: list[Message] = Field(..., min_length=1, max_length=50, description="at least one user turn",
+                                    json_schema_extra={"contains": {"type": "object", "required": ["role"],
+                                                                    "properties": {"role": {"const": "user"}}}})
 
 
-VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"  # at least one visible character (control characters are dropped)
-
-
-class NewBulletin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NewBulletin(RequestModel):
     title: str = Field(..., min_length=1, max_length=300, json_schema_extra={"pattern": VISIBLE})
     text: str = Field(..., min_length=1, max_length=200_000, json_schema_extra={"pattern": VISIBLE})
-    date: dt.date | None = None
+    date: Date | None = None
     source: str | None = Field(None, max_length=100, description="name of the source, used in the file name")
 
 

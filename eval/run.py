@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.config import MODES, PROJECT_ROOT, Settings
+from rag.config import MODES, Settings
 from rag.corpus import read_text
 from rag.engine import Engine, load_embedder
 from rag.progress import ProgressBar
@@ -114,7 +114,7 @@ def evaluate_question(engine: Engine, suite: datasets.Suite, q: datasets.Questio
     record["latency_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     quotes = [c.quote for c in answer.citations]
     record.update(abstained=answer.abstained, span=answer.span, citations=len(quotes),
-                  valid_citations=sum(_citation_valid(c, texts) for c in answer.citations),
+                  valid_citations=sum(_citation_valid(c, texts, engine) for c in answer.citations),
                   words=sum(metrics.word_count(t) for t in quotes))
     if q.answerable:
         record.update(hit1=metrics.contains_answer(quotes[0] if quotes else "", q.answers),
@@ -177,9 +177,10 @@ def _calibrate(engine: Engine, suite: datasets.Suite, modes: list[str], settings
     return {"mode": settings.mode if settings.mode in fitted else modes[0], "by_mode": fitted}
 
 
-def _citation_valid(citation, texts: dict[str, str]) -> bool:
-    """Read the cited file from disk (not the engine's copy) and slice it."""
+def _citation_valid(citation, texts: dict[str, str], engine: Engine) -> bool:
+    """Read the cited file from disk (not the engine's copy of its text) and slice it."""
     if citation.source not in texts:
-        path = Path(citation.source)
-        texts[citation.source] = read_text(path if path.is_absolute() else PROJECT_ROOT / path) or ""
+        known = engine.files.get(citation.source)
+        texts[citation.source] = read_text(known.path) if known else ""
+        texts[citation.source] = texts[citation.source] or ""
     return metrics.citation_is_valid(texts[citation.source], citation.char_start, citation.char_end, citation.quote)

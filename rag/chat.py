@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .inputs import is_blank, strip_blank
 from .lexical import terms
 
 _ANAPHORA = re.compile(
@@ -40,7 +41,7 @@ def topic_of(question: str) -> str:
 def resolve_question(messages: list[tuple[str, str]]) -> str:
     """The question to search for: the last user message, with the topic of the earlier
     user turns appended when it is a follow-up. ``messages`` are ``(role, content)`` pairs."""
-    user_turns = [content.strip() for role, content in messages if role == "user" and content.strip()]
+    user_turns = [strip_blank(content) for role, content in messages if role == "user" and not is_blank(content)]
     if not user_turns:
         return ""
     last = user_turns[-1]

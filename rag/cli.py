@@ -41,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build the index from the seeds folder")
     common(p)
-    p.add_argument("--rebuild", action="store_true", help="rebuild even if the index is up to date")
+    p.add_argument("--rebuild", action="store_true",
+                   help="rebuild even if the index is up to date, embedding every text again")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --rebuild: reuse the vectors and splits of the current index if it passes its checks")
     p.set_defaults(run=_index)
 
     p = sub.add_parser("ask", help="answer a question with cited sentences from the bulletins")
@@ -77,11 +80,11 @@ def _settings(args) -> Settings:
     return Settings.from_env(seeds=args.seeds, index=args.index)
 
 
-def _open(settings: Settings, rebuild: bool = False):
+def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):
     from .engine import Engine
 
     bar = ProgressBar(prefix="")
-    engine, report = Engine.open(settings, rebuild=rebuild, progress=bar)
+    engine, report = Engine.open(settings, rebuild=rebuild, reuse=reuse, progress=bar)
     bar.close()
     if report.rebuilt:
         m = engine.stored.manifest
@@ -93,7 +96,7 @@ def _open(settings: Settings, rebuild: bool = False):
 
 def _index(args) -> int:
     settings = _settings(args)
-    engine = _open(settings, rebuild=args.rebuild)
+    engine = _open(settings, rebuild=args.rebuild, reuse=args.reuse)
     m = engine.stored.manifest
     print(f"index ready in {settings.index}: {m['bulletins']} bulletins, {m['chunks']} chunks, "
           f"{m['sentences']} sentences, model {m['model']} ({m['backend']}, {m['index_type']})")
@@ -134,9 +137,8 @@ def _line_of(engine, source: str, offset: int) -> int:
 
 
 def _serve(args) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.server import serve
 
     settings = _settings(args)
     engine = _open(settings)  # builds the index with a progress bar before the server starts
@@ -144,8 +146,7 @@ def _serve(args) -> int:
     logging.getLogger("api.access").setLevel(logging.INFO)
     print(f"rag: serving {len(engine.stored.bulletins)} bulletins on http://{args.host}:{args.port} "
           f"(chat at /, API docs at /docs)", file=sys.stderr)
-    uvicorn.run(create_app(settings, engine), host=args.host, port=args.port, log_level="info",
-                access_log=False)  # the app logs one JSON line per request itself
+    serve(create_app(settings, engine), settings, args.host, args.port)  # the app logs each request itself
     return 0
 
 

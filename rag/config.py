@@ -55,6 +55,9 @@ class Settings:
     max_question_chars: int = 2000
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: int = 120
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)  # whose X-Forwarded-For is believed
+    max_header_bytes: int = 16_384  # request line and headers together
+    header_timeout: float = 10.0  # seconds a client has to send its request headers
     workers: int = 0  # questions answered at once by the server; 0: one per CPU core
     hnsw_threshold: int = 50_000
     max_file_bytes: int = 20_000_000  # larger corpus files are skipped with a warning

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import indexing, store
 from .answer import compose_answer, score_sentences, select_sentences
-from .config import MODES, PROJECT_ROOT, Settings
+from .config import MODES, Settings
 from .corpus import SourceFile, read_corpus
 from .embedding import Embedder
 from .errors import CorpusError, IndexStateError, NotFoundError, QueryError
+from .inputs import check_encodable, is_blank, strip_blank
 from .lexical import LexicalIndex
 from .records import Answer, Bulletin, Passage
 from .retrieval import Filters, Retriever
@@ -36,12 +37,23 @@ def load_embedder(settings: Settings) -> Embedder:
 
 def read_sources(settings: Settings) -> list[SourceFile]:
     """The corpus: every bulletin file under the seeds folder and the uploads folder."""
-    files = read_corpus(settings.seeds, PROJECT_ROOT, max_bytes=settings.max_file_bytes)
+    files = _labelled(read_corpus(settings.seeds, settings.seeds, max_bytes=settings.max_file_bytes), "seeds")
     if settings.uploads.is_dir():
-        files += read_corpus(settings.uploads, PROJECT_ROOT, single=True, max_bytes=settings.max_file_bytes)
+        files += _labelled(read_corpus(settings.uploads, settings.uploads, single=True,
+                                       max_bytes=settings.max_file_bytes), "uploads")
     if not files:
         raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt or .md file")
     return files
+
+
+def upload_source(name: str) -> str:
+    """How users see the uploaded file ``name``: relative to the uploads folder, like every source."""
+    return f"uploads/{name}"
+
+
+def _labelled(files: list[SourceFile], label: str) -> list[SourceFile]:
+    """Sources shown relative to their folder (read as ``./file``), never as server paths."""
+    return [replace(f, source=f"{label}/{f.source.removeprefix('./')}") for f in files]
 
 
 @dataclass
@@ -75,11 +87,14 @@ class Engine:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,
-             progress: indexing.Progress | None = None, files: list[SourceFile] | None = None,
+             reuse: bool = False, progress: indexing.Progress | None = None, files: list[SourceFile] | None = None,
              current: "Engine | None" = None) -> tuple["Engine", OpenReport]:
         """Load the index for the corpus, rebuilding it when missing, stale, broken or asked to.
 
-        ``current``, an engine already in memory, stands in for the index on disk (live updates).
+        A rebuild reuses the vectors and splits of the previous index only if it passed every
+        check (checksums, records, offsets), and a requested ``rebuild`` re-embeds everything
+        unless ``reuse``. ``current``, an engine already in memory, stands in for the index on
+        disk (live updates).
         """
         started = time.perf_counter()
         files = read_sources(settings) if files is None else files
@@ -89,6 +104,7 @@ class Engine:
         try:
             loaded = (current.stored, current.retriever.vector_index) if current else store.load(settings.index)
         except IndexStateError as exc:
+            log.warning("the index in %s is broken, rebuilding it: %s", settings.index, exc)
             reason = f"the index is broken ({exc})"
         if loaded is None and not reason:
             reason = "there is no index yet"
@@ -104,19 +120,33 @@ class Engine:
                 engine = cls(settings, embedder, files, *loaded)
                 return engine, OpenReport(False, "", time.perf_counter() - started)
             except IndexStateError as exc:  # records that no longer slice out of the files
+                log.warning("the index in %s is broken, rebuilding it: %s", settings.index, exc)
                 reason, previous = f"the index is broken ({exc})", None
+        if rebuild and not reuse:
+            previous = None
+        try:
+            engine, reason = cls._rebuilt(settings, embedder, files, previous, loaded, reason, progress)
+        except _RecordsMismatch as exc:
+            if previous is None:
+                raise
+            log.warning("the previous index of %s failed a check (%s): building from scratch", settings.index, exc)
+            engine, reason = cls._rebuilt(settings, embedder, files, None, None, f"{reason}; {exc}", progress)
+        return engine, OpenReport(True, reason, time.perf_counter() - started)
+
+    @classmethod
+    def _rebuilt(cls, settings, embedder, files, previous, loaded, reason, progress) -> tuple["Engine", str]:
+        """An engine over a new index generation: ``previous`` plus the added files when that is
+        possible, else built anew reusing what ``previous`` holds (nothing if ``None``)."""
         if previous is not None and reason == "the bulletins changed":
             added = indexing.added_files(previous, files)
             if added and indexing.can_append(settings, previous, loaded[1], added):
                 log.info("appending %d new files to the index in %s", len(added), settings.index)
                 stored, vector_index = indexing.append(settings, previous, loaded[1], added, embedder)
                 engine = cls(settings, embedder, files, stored, vector_index)
-                return engine, OpenReport(True, f"{reason}: {len(added)} new file{'s' * (len(added) != 1)} appended",
-                                          time.perf_counter() - started)
+                return engine, f"{reason}: {len(added)} new file{'s' * (len(added) != 1)} appended"
         log.info("building the index in %s: %s", settings.index, reason)
         stored, vector_index = indexing.build(settings, files, embedder, previous, progress)
-        engine = cls(settings, embedder, files, stored, vector_index)
-        return engine, OpenReport(True, reason, time.perf_counter() - started)
+        return cls(settings, embedder, files, stored, vector_index), reason
 
     def with_files(self, files: list[SourceFile]) -> tuple["Engine", OpenReport]:
         """A new engine that also holds ``files`` (new sources), appended to the index on disk when
@@ -139,13 +169,14 @@ class Engine:
             source = self.bulletins[s.bulletin_id].source
             f = self.files.get(source)
             if f is None or f.text[s.char_start:s.char_end] != s.text:
-                raise IndexStateError(f"index records no longer match {source}: rebuild with `rag index`")
+                raise _RecordsMismatch(f"index records no longer match {source}: rebuild with `rag index`")
 
     # --- questions -------------------------------------------------------------------------
 
     def check_query(self, question: str, top_k: int | None, mode: str | None) -> tuple[str, int, str]:
-        if not isinstance(question, str) or not question.strip():
+        if not isinstance(question, str) or is_blank(question):
             raise QueryError("the question is empty: ask something, e.g. rag ask \"Who leads the committee?\"")
+        check_encodable(question, "question")  # a lone surrogate would crash the tokenizer
         if len(question) > self.settings.max_question_chars:
             raise QueryError(f"the question is {len(question)} characters long; the limit is "
                              f"{self.settings.max_question_chars}")
@@ -155,7 +186,7 @@ class Engine:
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-        return question.strip(), top_k, mode
+        return strip_blank(question), top_k, mode
 
     def check_filters(self, filters: Filters) -> None:
         for bid in filters.bulletin_ids or ():
@@ -176,7 +207,7 @@ class Engine:
         """A cited extractive answer, or an abstention with the nearest passages."""
         started = time.perf_counter()
         passages, ranked, vector = self.search(question, top_k, mode, filters)
-        question = question.strip()
+        question = strip_blank(question)
         if vector is None:  # bm25 mode still scores sentences by meaning
             vector = self.embedder.encode_query(question)
         retrieved = time.perf_counter()
@@ -200,7 +231,7 @@ class Engine:
         """Each candidate sentence's score parts, best first (for tuning and ``rag ask --explain``)."""
         _, ranked, vector = self.search(question, top_k, mode, filters)
         if vector is None:
-            vector = self.embedder.encode_query(question.strip())
+            vector = self.embedder.encode_query(strip_blank(question))
         stored = self.stored
         scored = score_sentences(question, vector, ranked, stored.chunks, stored.sentences,
                                  stored.sentence_vectors, self.lexical, self.titles)
@@ -223,6 +254,10 @@ class Engine:
         c = self.stored.chunks[chunk_index]
         b = self.bulletins[c.bulletin_id]
         return Passage(b.id, b.title, b.source, c.char_start, c.char_end, c.text, round(float(score), 6))
+
+
+class _RecordsMismatch(IndexStateError):
+    """Stored sentences that do not slice out of their files (records damaged or files changed)."""
 
 
 def _ms(seconds: float) -> float:

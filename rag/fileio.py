@@ -30,9 +30,13 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def write_json_atomic(path: Path, value: object, compact: bool = False) -> None:
     """``compact`` drops the indentation: for large machine-read files, about twice as fast to write."""
+    write_atomic(path, json_bytes(value, compact))
+
+
+def json_bytes(value: object, compact: bool = False) -> bytes:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":")) if compact else \
         json.dumps(value, ensure_ascii=False, indent=1)
-    write_atomic(path, text.encode("utf-8"))
+    return text.encode("utf-8")
 
 
 def fsync_dir(folder: Path) -> None:
@@ -47,3 +51,29 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def remove_durably(path: Path) -> None:
+    """Delete ``path`` and make the deletion survive a power loss."""
+    Path(path).unlink()
+    fsync_dir(Path(path).parent)
+
+
+def remove_stale_temporaries(folder: Path) -> list[str]:
+    """Delete the temporary files ``write_atomic`` left in ``folder`` when a process was killed
+    mid-write; call it before any writer starts. Returns their names."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+            except OSError:
+                pass
+    if removed:
+        fsync_dir(folder)
+    return removed

@@ -14,11 +14,11 @@ import re
 import threading
 from pathlib import Path
 
-from .config import PROJECT_ROOT
-from .corpus import display_source, read_source
-from .engine import Engine, read_sources
+from .corpus import read_source
+from .engine import Engine, read_sources, upload_source
 from .errors import QueryError
-from .fileio import write_atomic
+from .fileio import remove_durably, remove_stale_temporaries, write_atomic
+from .inputs import check_encodable, has_visible
 from .records import Bulletin
 from .text import normalize
 
@@ -35,6 +35,9 @@ class LiveIndex:
     def __init__(self, engine: Engine):
         self._engine = engine
         self._write_lock = threading.Lock()
+        removed = remove_stale_temporaries(engine.settings.uploads)  # left by a kill during an add
+        if removed:
+            log.warning("removed %d unfinished temporary files from the uploads folder", len(removed))
 
     @property
     def engine(self) -> Engine:
@@ -42,8 +45,10 @@ class LiveIndex:
 
     def add(self, title: str, text: str, date: str | None = None, source_name: str | None = None) -> Bulletin:
         """Persist a new bulletin, index it, and return its record."""
+        for value, what in ((title, "title"), (text, "text"), (date, "date"), (source_name, "source")):
+            check_encodable(value or "", f"bulletin {what}")
         title, text = _clean_line(title, "title", MAX_TITLE_CHARS), _CONTROL.sub("", text or "").strip()
-        if not text:
+        if not has_visible(text):
             raise QueryError("the bulletin text is empty")
         if len(text) > MAX_TEXT_CHARS:
             raise QueryError(f"the bulletin text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
@@ -55,7 +60,7 @@ class LiveIndex:
             path = Path(settings.uploads) / name
             write_atomic(path, body.encode("utf-8"))  # durable before we say so
             try:
-                added = read_source(path, display_source(path, PROJECT_ROOT), single=True)
+                added = read_source(path, upload_source(name), single=True)
                 if added is None:
                     raise QueryError("the bulletin could not be indexed: its text has no readable content")
                 engine, report = self._engine.with_files([added])
@@ -83,7 +88,7 @@ class LiveIndex:
                 raise ReadOnlyBulletinError(
                     f"bulletin {bulletin_id!r} comes from {bulletin.source}, which the API does not "
                     "rewrite: edit that file to remove it")
-            path.unlink()
+            remove_durably(path)
             self._rebuild()
             log.info("deleted bulletin %s", bulletin_id)
             return bulletin
@@ -101,7 +106,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")  # C0 a
 
 def _clean_line(value: str, field: str, limit: int) -> str:
     value = " ".join(_CONTROL.sub("", value or "").split())
-    if not value:
+    if not has_visible(value):
         raise QueryError(f"the bulletin {field} is empty")
     if len(value) > limit:
         raise QueryError(f"the bulletin {field} is {len(value)} characters; the limit is {limit}")

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -27,12 +28,14 @@ import numpy as np
 
 from .config import available_cores
 from .errors import IndexStateError
-from .fileio import fsync_dir, write_atomic, write_json_atomic
+from .fileio import fsync_dir, json_bytes, write_atomic, write_json_atomic
+from .integrity import CHECKSUMS, VerifiedReader, check_records, digest
 from .records import Bulletin, Chunk, Sentence
 
 log = logging.getLogger(__name__)
+_GENERATION = re.compile(r"gen-[0-9T]+-[0-9a-f]{8}")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every file's checksum in the manifest (an older index is rebuilt from scratch)
 CURRENT = "CURRENT"
 
 
@@ -90,9 +93,11 @@ def save(index_dir: Path, stored: StoredIndex, vector_index) -> Path:
 
     stored.manifest.pop("segments", None)
 
-    def write(staging: Path) -> None:
-        write_atomic(staging / "vectors.faiss", faiss.serialize_index(vector_index).tobytes())
-        _write_part(staging, stored, 0, 0, 0)
+    def write(staging: Path) -> dict[str, str]:
+        sums: dict[str, str] = {}
+        _put(staging, "vectors.faiss", faiss.serialize_index(vector_index).tobytes(), sums)
+        _write_part(staging, "", stored, 0, 0, 0, sums)
+        return sums
 
     return _new_generation(index_dir, stored, write)
 
@@ -104,7 +109,9 @@ def save_appended(index_dir: Path, stored: StoredIndex, first: tuple[int, int, i
     if previous is None:
         raise IndexStateError(f"there is no index in {index_dir} to append to")
     try:
-        on_disk = json.loads((previous / "manifest.json").read_text(encoding="utf-8"))
+        on_disk = json.loads((previous / "manifest.json").read_bytes().decode("utf-8"))
+        if not isinstance(on_disk, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         raise IndexStateError(f"cannot read {previous / 'manifest.json'}: {exc}") from None
     if (on_disk.get("bulletins"), on_disk.get("chunks"), on_disk.get("sentences")) != first:
@@ -112,18 +119,24 @@ def save_appended(index_dir: Path, stored: StoredIndex, first: tuple[int, int, i
     segments = on_disk.get("segments", [])
     name = f"{len(segments) + 1:04d}"
     stored.manifest["segments"] = [*segments, name]
+    known = on_disk.get(CHECKSUMS) if isinstance(on_disk.get(CHECKSUMS), dict) else {}
 
-    def write(staging: Path) -> None:
+    def write(staging: Path) -> dict[str, str]:
+        sums: dict[str, str] = {}
         for path in previous.rglob("*"):
-            target = staging / path.relative_to(previous)
+            relative = path.relative_to(previous)
+            target = staging / relative
             if path.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
             elif path.name != "manifest.json":
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _link_or_copy(path, target)
+                # a shared file keeps the checksum it was written with
+                sums[relative.as_posix()] = known.get(relative.as_posix()) or digest(path.read_bytes())
         segment = staging / "segments" / name
         segment.mkdir(parents=True)
-        _write_part(segment, stored, *first)
+        _write_part(staging, f"segments/{name}/", stored, *first, sums)
+        return sums
 
     return _new_generation(index_dir, stored, write)
 
@@ -144,7 +157,8 @@ def _new_generation(index_dir: Path, stored: StoredIndex, write) -> Path:
         name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         staging = index_dir / f".{name}.partial"
         staging.mkdir()
-        write(staging)
+        sums = write(staging)
+        stored.manifest[CHECKSUMS] = sums
         write_json_atomic(staging / "manifest.json", {**stored.manifest, "format": FORMAT_VERSION})
         final = index_dir / name
         os.replace(staging, final)
@@ -156,11 +170,19 @@ def _new_generation(index_dir: Path, stored: StoredIndex, write) -> Path:
     return final
 
 
-def _write_part(folder: Path, stored: StoredIndex, b0: int, c0: int, s0: int) -> None:
-    """Records, vectors and BM25 terms from the given positions on (the base writes from 0)."""
-    write_atomic(folder / "chunk_vectors.npy", _npy(stored.chunk_vectors[c0:]))
-    write_atomic(folder / "sentence_vectors.npy", _npy(stored.sentence_vectors[s0:]))
-    write_json_atomic(folder / "records.json", {
+def _put(folder: Path, name: str, data: bytes, sums: dict[str, str]) -> None:
+    """Write ``folder/name`` atomically and note its checksum under ``name``."""
+    write_atomic(folder / name, data)
+    sums[name] = digest(data)
+
+
+def _write_part(folder: Path, prefix: str, stored: StoredIndex, b0: int, c0: int, s0: int,
+                sums: dict[str, str]) -> None:
+    """Records, vectors and BM25 terms from the given positions on (the base writes from 0), as
+    ``folder/prefix*``; each file's checksum goes into ``sums``."""
+    _put(folder, prefix + "chunk_vectors.npy", _npy(stored.chunk_vectors[c0:]), sums)
+    _put(folder, prefix + "sentence_vectors.npy", _npy(stored.sentence_vectors[s0:]), sums)
+    _put(folder, prefix + "records.json", json_bytes({
         "bulletins": [_fields(b) for b in stored.bulletins[b0:]],
         "chunks": [_fields(c) for c in stored.chunks[c0:]],
         "sentences": [_fields(s) for s in stored.sentences[s0:]],
@@ -168,23 +190,24 @@ def _write_part(folder: Path, stored: StoredIndex, b0: int, c0: int, s0: int) ->
         "sentence_hashes": stored.sentence_hashes[s0:],
         "file_hashes": stored.file_hashes if b0 == 0 else
         {b.source: stored.file_hashes[b.source] for b in stored.bulletins[b0:]},
-    }, compact=True)
+    }, compact=True), sums)
     if stored.chunk_terms is not None:
-        write_json_atomic(folder / "chunk_terms.json", stored.chunk_terms[c0:], compact=True)
+        _put(folder, prefix + "chunk_terms.json", json_bytes(stored.chunk_terms[c0:], compact=True), sums)
 
 
 def current_generation(index_dir: Path) -> Path | None:
     pointer = Path(index_dir) / CURRENT
     try:
-        name = pointer.read_text().strip()
+        name = pointer.read_bytes().decode("ascii").strip()
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise IndexStateError(f"cannot read {pointer}: {exc.strerror or exc}") from None
-    folder = Path(index_dir) / name
-    if not name.startswith("gen-") or "/" in name or not folder.is_dir():
-        raise IndexStateError(f"{pointer} names a missing generation {name!r}")
-    return folder
+    except ValueError:
+        raise IndexStateError(f"{pointer} is not a generation name (it is not ASCII text)") from None
+    if not _GENERATION.fullmatch(name) or not (Path(index_dir) / name).is_dir():
+        raise IndexStateError(f"{pointer} names a missing generation {name[:80]!r}")
+    return Path(index_dir) / name
 
 
 def load(index_dir: Path) -> tuple[StoredIndex, object] | None:
@@ -195,37 +218,57 @@ def load(index_dir: Path) -> tuple[StoredIndex, object] | None:
     if folder is None:
         return None
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        vector_index = faiss.deserialize_index(np.fromfile(folder / "vectors.faiss", dtype=np.uint8))
-        parts = [_read_part(folder, manifest)]
-        for name in manifest.get("segments", []):
-            if not (isinstance(name, str) and name.isdigit()):
+        manifest = json.loads((folder / "manifest.json").read_bytes().decode("utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("the manifest is not a JSON object")
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexStateError(f"the index in {folder} has format {manifest.get('format')!r}, not "
+                                  f"{FORMAT_VERSION}: it is rebuilt")
+        reader = VerifiedReader(folder, manifest.get(CHECKSUMS))
+        vector_index = faiss.deserialize_index(np.frombuffer(reader.read("vectors.faiss"), dtype=np.uint8))
+        parts = [_read_part(reader, "", manifest)]
+        segments = manifest.get("segments", [])
+        if not isinstance(segments, list):
+            raise ValueError("the segment list is not a list")
+        for name in segments:
+            if not (isinstance(name, str) and name.isdigit() and name.isascii()):
                 raise ValueError(f"bad segment name {name!r}")
-            parts.append(_read_part(folder / "segments" / name, manifest))
+            parts.append(_read_part(reader, f"segments/{name}/", manifest))
             if len(parts[-1].chunk_vectors):
                 vector_index.add(np.ascontiguousarray(parts[-1].chunk_vectors, dtype=np.float32))
         stored = joined(parts)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        problems = check_records(stored)
+    except IndexStateError:
+        raise
+    except Exception as exc:  # any parse of a damaged file means "broken, rebuild", never a crash
         raise IndexStateError(f"the index in {folder} is unreadable ({type(exc).__name__}: {exc})") from None
-    _check_consistent(stored, vector_index, folder)
+    _check_consistent(stored, vector_index, folder, problems)
     return stored, vector_index
 
 
-def _read_part(folder: Path, manifest: dict) -> StoredIndex:
-    records = json.loads((folder / "records.json").read_text(encoding="utf-8"))
-    terms_file = folder / "chunk_terms.json"
+def _read_part(reader: VerifiedReader, prefix: str, manifest: dict) -> StoredIndex:
+    records = json.loads(reader.read(prefix + "records.json").decode("utf-8"))
+    terms_name = prefix + "chunk_terms.json"
+    has_terms = reader.listed(terms_name)
     return StoredIndex(
         manifest=manifest,
         bulletins=[Bulletin(**b) for b in records["bulletins"]],
         chunks=[Chunk(**{**c, "sentence_ids": tuple(c["sentence_ids"])}) for c in records["chunks"]],
         sentences=[Sentence(**s) for s in records["sentences"]],
-        chunk_vectors=np.load(folder / "chunk_vectors.npy", allow_pickle=False),
-        sentence_vectors=np.load(folder / "sentence_vectors.npy", allow_pickle=False),
+        chunk_vectors=_array(reader.read(prefix + "chunk_vectors.npy")),
+        sentence_vectors=_array(reader.read(prefix + "sentence_vectors.npy")),
         chunk_hashes=records["chunk_hashes"],
         sentence_hashes=records["sentence_hashes"],
         file_hashes=records.get("file_hashes", {}),
-        chunk_terms=json.loads(terms_file.read_text(encoding="utf-8")) if terms_file.is_file() else None,
+        chunk_terms=json.loads(reader.read(terms_name).decode("utf-8")) if has_terms else None,
     )
+
+
+def _array(data: bytes) -> np.ndarray:
+    array = np.load(io.BytesIO(data), allow_pickle=False)
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+        raise ValueError("a vector file does not hold floating-point numbers")
+    return array
 
 
 def joined(parts: list[StoredIndex]) -> StoredIndex:
@@ -248,18 +291,17 @@ def joined(parts: list[StoredIndex]) -> StoredIndex:
     )
 
 
-def _check_consistent(stored: StoredIndex, vector_index, folder: Path) -> None:
+def _check_consistent(stored: StoredIndex, vector_index, folder: Path, problems: list[str]) -> None:
     dim = stored.manifest.get("dimension")
-    problems = []
-    if stored.manifest.get("format") != FORMAT_VERSION:
-        problems.append("format version differs")
     if vector_index.ntotal != len(stored.chunks) or len(stored.chunk_vectors) != len(stored.chunks):
         problems.append("vector count does not match the chunk records")
     if stored.chunk_terms is not None and len(stored.chunk_terms) != len(stored.chunks):
         problems.append("BM25 terms do not match the chunk records")
     if len(stored.sentence_vectors) != len(stored.sentences):
         problems.append("sentence vectors do not match the sentence records")
-    if stored.chunk_vectors.ndim != 2 or (len(stored.chunks) and stored.chunk_vectors.shape[1] != dim):
+    if stored.chunk_vectors.ndim != 2 or stored.sentence_vectors.ndim != 2 or (
+            len(stored.chunks) and stored.chunk_vectors.shape[1] != dim) or (
+            len(stored.sentences) and stored.sentence_vectors.shape[1] != dim):
         problems.append("vector dimension does not match the manifest")
     if vector_index.d != dim:
         problems.append("FAISS dimension does not match the manifest")

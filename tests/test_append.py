@@ -99,7 +99,7 @@ def test_a_broken_segment_is_detected_and_rebuilt(live, embedder):
     data["chunks"] = []
     records.write_text(json.dumps(data))
     engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt and "inconsistent" in report.reason
+    assert report.rebuilt and "segments/0001/records.json: checksum mismatch" in report.reason
     assert "Jiuquan" in engine.ask("Where did the 500-megawatt wind farm open?").answer
 
 

@@ -74,7 +74,7 @@ def test_unchanged_corpus_reembeds_nothing(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
     first, _ = Engine.open(settings, embedder)
     assert first.stored.manifest["embedded"] > 0
-    again, report = Engine.open(settings, embedder, rebuild=True)
+    again, report = Engine.open(settings, embedder, rebuild=True, reuse=True)
     assert report.rebuilt and again.stored.manifest["embedded"] == 0
     assert np.array_equal(again.stored.chunk_vectors, first.stored.chunk_vectors)
 
@@ -95,11 +95,18 @@ def test_vector_index_is_exact_below_the_threshold_and_hnsw_at_it():
 
 
 def _rewrite_json(path, change):
+    """Change an index file and fix its checksum: the checks behind the checksums must hold too."""
     import json
+
+    from rag.integrity import digest
 
     data = json.loads(path.read_text(encoding="utf-8"))
     change(data)
     path.write_text(json.dumps(data), encoding="utf-8")
+    if path.name != "manifest.json":
+        manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+        manifest["checksums"][path.name] = digest(path.read_bytes())
+        (path.parent / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def test_manifest_from_another_model_triggers_a_rebuild(tmp_path, corpus_copy, embedder):
