@@ -28,6 +28,7 @@ class Question:
     answerable: bool
     relevant: dict[str, float] = field(default_factory=dict)  # document key -> relevance grade
     kind: str = ""
+    lang: str = "en"  # the question's language; the bulletins (and gold answers) stay English
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def load_questions(path: Path) -> list[Question]:
 
     Optional keys: ``also`` (titles of further bulletins a two-bulletin question draws on; they
     count as relevant too), ``kind`` (factual, list, paraphrase, multi, unanswerable-near/far) and
-    ``near`` (for an unanswerable-near question, the bulletin it is about; not scored as relevant).
+    ``near`` (for an unanswerable-near question, the bulletin it is about; not scored as relevant)
+    and ``lang`` (the question's language, default ``"en"``; answers are the bulletins' English).
     """
     questions = []
     for n, line in enumerate(_read(path).splitlines(), start=1):
@@ -70,7 +72,7 @@ def load_questions(path: Path) -> list[Question]:
             titles = [t for t in [row.get("bulletin"), *row.get("also", [])] if t]
             questions.append(Question(str(row["id"]), row["question"], tuple(row["answers"]),
                                       bool(row["answerable"]), {normalize_ws(t): 1.0 for t in titles},
-                                      row.get("kind", "")))
+                                      row.get("kind", ""), row.get("lang", "en")))
         except (ValueError, KeyError, TypeError) as exc:
             raise CorpusError(f"{path}, line {n}: not a question record ({exc})") from None
     if not questions:

@@ -59,17 +59,33 @@ def suite_table(section: dict) -> list[list[str]]:
     return table
 
 
+def group_table(groups: dict, head: str) -> list[list[str]]:
+    """Rows of [group, n, metric...] for a by-kind or by-language breakdown, the header first."""
+    keys = [k for k in next(iter(groups.values())) if k != "n"]
+    table = [[head, "n", *keys]]
+    for group, row in groups.items():
+        table.append([group, str(row["n"]),
+                      *(fmt(row[k], "num" if k == "mrr" else "ms" if k.endswith("_ms") else "pct") for k in keys)])
+    return table
+
+
+def _aligned(table: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = []
+    for n, row in enumerate(table):
+        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
 def terminal_table(result: dict) -> str:
     parts = []
     for name, section in result["suites"].items():
-        table = suite_table(section)
-        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-        lines = [f"{name}: {section['questions']} questions, {section['source']}"]
-        for n, row in enumerate(table):
-            lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                                   for i, (cell, w) in enumerate(zip(row, widths))))
-            if n == 0:
-                lines.append("  ".join("-" * w for w in widths))
+        lines = [f"{name}: {section['questions']} questions, {section['source']}", *_aligned(suite_table(section))]
+        for mode, groups in section.get("by_lang", {}).items():
+            if groups:
+                lines += ["", f"{name}, by language, {mode}:", *_aligned(group_table(groups, "lang"))]
         parts.append("\n".join(lines))
     calibration = result.get("calibration")
     if calibration:
@@ -79,6 +95,10 @@ def terminal_table(result: dict) -> str:
                      f"(leave-one-out: F1 {_pct(c['loo']['f1'])}, accuracy {_pct(c['loo']['accuracy'])}); "
                      f"current {c['current_threshold']}: F1 {_pct(c['current']['f1'])}, "
                      f"accuracy {_pct(c['current']['accuracy'])}")
+        for lang, fits in (c["by_lang"] if len(c.get("by_lang", {})) > 1 else {}).items():
+            parts.append("; ".join(f"{lang}, {name.replace('_', '-')} ({f['n']} questions): {f['threshold']}, "
+                                   f"F1 {_pct(f['fitted']['f1'])}, leave-one-out F1 {_pct(f['loo']['f1'])}"
+                                   for name, f in fits.items()))
     return "\n\n".join(parts)
 
 
@@ -91,16 +111,11 @@ def markdown(result: dict) -> str:
         lines.append(f"{section['questions']} questions from `{section['source']}` over {section['bulletins']} "
                      f"bulletins ({section['chunks']} chunks; index ready in {section['index_seconds']} s).\n")
         lines += _md_table(suite_table(section)) + [""]
-        by_kind = section.get("by_kind", {})
-        for mode, kinds in by_kind.items():
-            if not kinds:
-                continue
-            lines.append(f"By kind of question, {mode}:\n")
-            keys = [k for k in next(iter(kinds.values())) if k != "n"]
-            table = [["kind", "n", *keys]]
-            for kind, row in kinds.items():
-                table.append([kind, str(row["n"]), *(fmt(row[k], "num" if k == "mrr" else "pct") for k in keys)])
-            lines += _md_table(table) + [""]
+        for field, label, head in (("by_kind", "kind of question", "kind"), ("by_lang", "language", "lang")):
+            for mode, groups in section.get(field, {}).items():
+                if groups:
+                    lines.append(f"By {label}, {mode}:\n")
+                    lines += _md_table(group_table(groups, head)) + [""]
     calibration = result.get("calibration")
     if calibration:
         lines.append("## Abstention threshold calibration\n")

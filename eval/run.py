@@ -49,13 +49,14 @@ def run(args, settings: Settings, embedder=None) -> int:
             section = {"source": suite.source, "questions": len(suite.questions),
                        "bulletins": m["bulletins"], "chunks": m["chunks"],
                        "index_seconds": round(opened.seconds, 1), "retrieval_only": suite.retrieval_only,
-                       "modes": {}, "by_kind": {}}
+                       "modes": {}, "by_kind": {}, "by_lang": {}}
             texts: dict[str, str] = {}
             for mode in modes:
                 records = [evaluate_question(engine, suite, q, mode, texts)
                            for q in tqdm(suite.questions, desc=f"{suite.name} {mode}", unit="q", file=sys.stderr)]
                 section["modes"][mode] = summarize(records, suite.retrieval_only)
                 section["by_kind"][mode] = _by_kind(records, suite.retrieval_only)
+                section["by_lang"][mode] = _by_group(records, suite.retrieval_only, "lang")
                 details += [{"suite": suite.name, **r} for r in records]
             if getattr(args, "calibrate", False) and suite.name == "own":
                 result["calibration"] = _calibrate(engine, suite, modes, settings)
@@ -78,8 +79,11 @@ def _suites(args, tmp: Path) -> list[datasets.Suite]:
     limit = getattr(args, "limit", None)
     suites = []
     if getattr(args, "questions", None) or not (getattr(args, "squad", None) or getattr(args, "beir", None)):
-        path = Path(args.questions or datasets.OWN_QUESTIONS)
-        suites.append(datasets.Suite("own", str(path), datasets.load_questions(path), None, None))
+        # several files (e.g. the English and the Chinese set) are one suite over the same seeds
+        given = args.questions or [datasets.OWN_QUESTIONS]
+        paths = [Path(p) for p in ([given] if isinstance(given, (str, Path)) else given)]
+        questions = [q for path in paths for q in datasets.load_questions(path)]
+        suites.append(datasets.Suite("own", ", ".join(map(str, paths)), questions, None, None))
     if getattr(args, "squad", None):
         questions, keys = datasets.load_squad(args.squad, tmp / "squad" / "corpus")
         suites.append(datasets.Suite("squad", str(args.squad), questions, tmp / "squad" / "corpus", keys))
@@ -97,7 +101,7 @@ def evaluate_question(engine: Engine, suite: datasets.Suite, q: datasets.Questio
 
     ``texts`` caches the cited files as read from disk, by source.
     """
-    record: dict = {"id": q.id, "mode": mode, "kind": q.kind, "answerable": q.answerable}
+    record: dict = {"id": q.id, "mode": mode, "kind": q.kind, "lang": q.lang, "answerable": q.answerable}
     t0 = time.perf_counter()
     passages, _, _ = engine.search(q.text, top_k=RETRIEVAL_TOP_K, mode=mode)
     search_ms = (time.perf_counter() - t0) * 1000
@@ -154,15 +158,20 @@ def summarize(records: list[dict], retrieval_only: bool) -> dict:
 
 
 def _by_kind(records: list[dict], retrieval_only: bool) -> dict:
-    kinds = sorted({r["kind"] for r in records if r["kind"]})
-    if len(kinds) < 2:
+    return _by_group(records, retrieval_only, "kind")
+
+
+def _by_group(records: list[dict], retrieval_only: bool, key: str) -> dict:
+    """The main metrics per value of ``key`` (kind of question, language); empty when only one."""
+    groups = sorted({r[key] for r in records if r.get(key)})
+    if len(groups) < 2:
         return {}
     table = {}
-    for kind in kinds:
-        rows = [r for r in records if r["kind"] == kind]
+    for group in groups:
+        rows = [r for r in records if r.get(key) == group]
         s = summarize(rows, retrieval_only)
-        table[kind] = {k: s.get(k) for k in ("n", "recall@1", "mrr", "hit@1", "hit", "span_f1",
-                                               "false_abstention_rate", "abstention_recall")}
+        table[group] = {k: s.get(k) for k in ("n", "recall@1", "mrr", "hit@1", "hit", "span_f1",
+                                                "false_abstention_rate", "abstention_recall", "latency_p50_ms")}
     return table
 
 
@@ -174,7 +183,28 @@ def _calibrate(engine: Engine, suite: datasets.Suite, modes: list[str], settings
         fitted[mode] = calibrate.calibration(scores, [q.answerable for q in suite.questions],
                                              settings.abstain_threshold)
         fitted[mode]["by_question"] = {q.id: round(s, 4) for q, s in zip(suite.questions, scores)}
+        fitted[mode]["by_lang"] = _calibrate_by_lang(suite.questions, scores)
     return {"mode": settings.mode if settings.mode in fitted else modes[0], "by_mode": fitted}
+
+
+def _calibrate_by_lang(questions: list, scores: list[float]) -> dict:
+    """Per language (questions not in English are judged by their own threshold, see
+    ``Settings.cross_lingual_threshold``): the threshold fitted on all its questions, and on its
+    answerable and off-topic (``unanswerable-far``) ones alone, with the leave-one-out scores."""
+    out = {}
+    for lang in sorted({q.lang for q in questions}):
+        rows = [(s, q) for q, s in zip(questions, scores) if q.lang == lang]
+        far = [(s, q) for s, q in rows if q.answerable or q.kind == "unanswerable-far"]
+        out[lang] = {}
+        for name, chosen in (("all", rows), ("off_topic", far)):
+            values, labels = [s for s, _ in chosen], [q.answerable for _, q in chosen]
+            if len(set(labels)) < 2:
+                continue
+            threshold, _ = calibrate.fit_threshold(values, labels)
+            out[lang][name] = {"threshold": round(threshold, 4), "n": len(chosen),
+                               "fitted": calibrate.scores_at(threshold, values, labels),
+                               "loo": calibrate.leave_one_out(values, labels)}
+    return out
 
 
 def _citation_valid(citation, texts: dict[str, str], engine: Engine) -> bool:

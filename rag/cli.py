@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--seeds", type=Path, help="folder of bulletin files (env RAG_SEEDS, default seeds/)")
         p.add_argument("--index", type=Path, help="index folder (env RAG_INDEX, default index/)")
+        p.add_argument("--model", help="embedding model: all-MiniLM-L6-v2 (default), or multilingual-e5-small "
+                       "for questions in Chinese and other languages (env RAG_MODEL)")
         p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
     p = sub.add_parser("index", help="build the index from the seeds folder")
@@ -64,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate answers and retrieval on a question set")
     common(p)
-    p.add_argument("--questions", type=Path, help="question set (default eval/questions.jsonl)")
+    p.add_argument("--questions", type=Path, action="append",
+                   help="question set (default eval/questions.jsonl); repeat it to ask several sets in one "
+                        "run, e.g. the English and the Chinese one (reported by language)")
     p.add_argument("--squad", type=Path, help="a SQuAD v1.1/v2.0 JSON file to evaluate on")
     p.add_argument("--beir", type=Path, help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
     p.add_argument("--mode", choices=(*MODES, "all"), default="hybrid")
@@ -77,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args) -> Settings:
-    return Settings.from_env(seeds=args.seeds, index=args.index)
+    return Settings.from_env(seeds=args.seeds, index=args.index, model=getattr(args, "model", None))
 
 
 def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):

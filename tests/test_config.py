@@ -1,0 +1,25 @@
+"""Settings: the model chooses its own fitted abstention thresholds unless told otherwise."""
+
+from rag.config import FITTED_CROSS_LINGUAL_THRESHOLDS, FITTED_THRESHOLDS, MULTILINGUAL_MODEL, Settings
+
+
+def test_each_model_gets_its_fitted_thresholds():
+    default = Settings()
+    assert default.model_name == "all-MiniLM-L6-v2" and default.abstain_threshold == 0.43
+    e5 = Settings.from_env({"RAG_MODEL": MULTILINGUAL_MODEL})
+    assert e5.multilingual and e5.abstain_threshold == FITTED_THRESHOLDS[MULTILINGUAL_MODEL]
+    assert e5.cross_lingual_threshold == FITTED_CROSS_LINGUAL_THRESHOLDS[MULTILINGUAL_MODEL]
+    switched = default.with_(model=MULTILINGUAL_MODEL)
+    assert switched.abstain_threshold == e5.abstain_threshold  # follows the model it switched to
+    assert switched.with_(model="").abstain_threshold == 0.43
+
+
+def test_an_explicit_threshold_wins_over_the_fitted_one():
+    chosen = Settings.from_env({"RAG_MODEL": MULTILINGUAL_MODEL, "RAG_ABSTAIN_THRESHOLD": "0.6"})
+    assert chosen.abstain_threshold == 0.6
+    assert chosen.with_(model="").abstain_threshold == 0.6  # set by hand: kept
+
+
+def test_the_bundled_model_may_be_named():
+    named = Settings(model="all-MiniLM-L6-v2")
+    assert named.model_path == Settings().model_path and named.model_name == Settings().model_name
