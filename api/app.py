@@ -17,7 +17,7 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.live import LiveIndex
 
-from . import errors, routes
+from . import errors, openai_compat, routes
 from .middleware import BodyLimit, RateLimit, RequestContext
 
 log = logging.getLogger("api")
@@ -47,11 +47,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     errors.install(app)
     routes.install_refusals(app)
     app.include_router(routes.router)
+    openai_compat.install(app)
+    app.include_router(openai_compat.router)
     if STATIC.is_dir():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="static")
     # Outermost last: the request id exists before any limit answers.
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(openai_compat.ProtocolErrors)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "DELETE"],
                        allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
                        expose_headers=["X-Request-ID", "Retry-After"])
