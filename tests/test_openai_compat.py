@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.openai_compat import MODEL_ID
 from rag.chunking import count_tokens
+from rag.config import PROJECT_ROOT
 
 from test_serve import free_port
 
@@ -178,3 +180,12 @@ def test_same_limits_rate_limit_and_read_key(engine, settings):
         huge = http.post("/v1/chat/completions", content=b"{" + b" " * 1_100_000 + b"}",
                          headers={"content-type": "application/json", "Authorization": "Bearer r3ad"})
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
+
+
+def test_the_readmes_python_example_runs(base_url, capsys):
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    (example,) = [block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "openai" in block]
+    exec(compile(example.replace("http://localhost:8000/v1", base_url), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "Interlaken" in printed and "\n\nSources:\n[1] " in printed
+    assert re.search(r"^1 \S+ \d+ \d+$", printed, re.M)
