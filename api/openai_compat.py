@@ -68,6 +68,20 @@ class CompletionRequest(BaseModel):
     n: int | None = Field(None, description="only 1 is supported")
 
 
+class ProtocolErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ProtocolErrorBody(BaseModel):
+    error: ProtocolErrorDetail
+
+
+ERRORS = {code: {"model": ProtocolErrorBody} for code in (400, 401, 404, 413, 422, 429, 503)}
+
+
 class _ProtocolError(Exception):
     def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
                  kind: str = "invalid_request_error"):
@@ -201,19 +215,19 @@ def _model() -> dict:
     return {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "bulletin-rag"}
 
 
-@router.get("/models", summary="The one model this service offers")
+@router.get("/models", responses=ERRORS, summary="The one model this service offers")
 def list_models() -> dict:
     return {"object": "list", "data": [_model()]}
 
 
-@router.get("/models/{model}", summary="One model")
+@router.get("/models/{model}", responses=ERRORS, summary="One model")
 def get_model(model: str) -> dict:
     if model != MODEL_ID:
         raise _ProtocolError(404, f"The model {model!r} does not exist", "model", "model_not_found")
     return _model()
 
 
-@router.post("/chat/completions", summary="The answer to the last user message, as an OpenAI chat completion")
+@router.post("/chat/completions", responses=ERRORS, summary="The answer to the last user message, as an OpenAI chat completion")
 async def chat_completions(body: CompletionRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Any:
     _refuse_unsupported(body)
     chat = _as_chat(body)
