@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from html import unescape
+from html import escape, unescape
 
 import pytest
 from fastapi.testclient import TestClient
@@ -52,7 +52,7 @@ def test_a_question_is_answered_in_the_page_with_source_links(client, engine):
         marked = re.search(r"<mark>(.*?)</mark>", source_page, re.S).group(1)
         assert unescape(marked) == citation.quote
         assert unescape(marked) == engine.files[citation.source].text[citation.char_start:citation.char_end]
-        assert f'<h2 id="source-title">{citation.title}</h2>' in source_page
+        assert f'<h2 id="source-title">{escape(citation.title)}</h2>' in source_page
         assert "Back to the answer" in source_page
 
 
