@@ -22,7 +22,7 @@ from rag.errors import NotFoundError, QueryError
 from rag.live import LiveIndex
 from rag.records import Answer, Bulletin
 
-from .routes import _bearer_matches, live_index, on_cpu
+from .routes import live_index, may_read, on_cpu
 
 router = APIRouter(include_in_schema=False)
 PAGE = Template((Path(__file__).parent / "templates" / "page.html").read_text(encoding="utf-8"))
@@ -128,9 +128,7 @@ async def page(request: Request, live: LiveIndex = Depends(live_index)) -> HTMLR
     source = params.get("source")
     if not question and not source:
         return HTMLResponse(render_page())
-    settings = request.app.state.settings
-    if settings.read_key and not _bearer_matches(request.headers.get("authorization"), settings.read_key,
-                                                 settings.api_key):
+    if not may_read(request.app.state.settings, request.headers.get("authorization")):
         return HTMLResponse(render_page(question, render_error("This service needs a key to answer questions.")),
                             status_code=401)
     engine = live.engine

@@ -36,10 +36,13 @@ def require_api_key(request: Request, authorization: str | None = Header(None)) 
         raise _Refused(401, "unauthorized", "a valid API key is required: send Authorization: Bearer <key>")
 
 
-def require_read_key(request: Request, authorization: str | None = Header(None)) -> None:
+def may_read(settings, authorization: str | None) -> bool:
     """Reading is open unless RAG_READ_KEY is set; then that key (or the write key) is required."""
-    settings = request.app.state.settings
-    if settings.read_key and not _bearer_matches(authorization, settings.read_key, settings.api_key):
+    return not settings.read_key or _bearer_matches(authorization, settings.read_key, settings.api_key)
+
+
+def require_read_key(request: Request, authorization: str | None = Header(None)) -> None:
+    if not may_read(request.app.state.settings, authorization):
         raise _Refused(401, "unauthorized", "a valid read key is required: send Authorization: Bearer <key>")
 
 

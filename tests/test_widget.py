@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -405,12 +406,18 @@ def test_the_page_runs_under_its_csp_without_console_errors(browser, server):
     page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     try:
-        response = page.goto(server + "/?q=" + IPCC.replace(" ", "+"))
+        cited = httpx.post(server + "/ask", json={"question": IPCC}).json()["citations"][0]
+        # a source link of the page without JavaScript: the chat asks ?q= and opens the source
+        response = page.goto(f"{server}/?{urlencode({'q': IPCC, 'source': cited['bulletin_id']})}"
+                             f"&start={cited['char_start']}&end={cited['char_end']}")
         assert "script-src 'self'" in response.headers["content-security-policy"]
-        expect(answers(page).last).to_contain_text("Interlaken")  # the page's ?q= carries on in the chat
+        expect(answers(page).last).to_contain_text("Interlaken")
+        expect(page.locator(".source mark")).to_have_text(cited["quote"])
+        page.keyboard.press("Escape")
+        expect(page.locator(".source")).to_be_hidden()
+        expect(page.get_by_label("Your question about the bulletins")).to_be_focused()
         answers(page).last.locator("button.cite").first.click()
         expect(page.locator(".source mark")).not_to_be_empty()
-        page.keyboard.press("Escape")
         assert not problems, problems
     finally:
         context.close()
