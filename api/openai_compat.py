@@ -227,7 +227,8 @@ def get_model(model: str) -> dict:
     return _model()
 
 
-@router.post("/chat/completions", responses=ERRORS, summary="The answer to the last user message, as an OpenAI chat completion")
+@router.post("/chat/completions", responses=ERRORS,
+             summary="The answer to the last user message, as an OpenAI chat completion")
 async def chat_completions(body: CompletionRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Any:
     _refuse_unsupported(body)
     chat = _as_chat(body)

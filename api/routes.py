@@ -71,14 +71,16 @@ async def on_cpu(request: Request, fn, *args):
     return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.cpu_limiter)
 
 
-@router.post("/ask", dependencies=READ, response_model=Answer, responses=ERRORS, summary="Answer a question with cited sentences")
+@router.post("/ask", dependencies=READ, response_model=Answer, responses=ERRORS,
+             summary="Answer a question with cited sentences")
 async def ask(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Answer:
     answer = await on_cpu(request, live.engine.ask, body.question, body.top_k, body.mode, _filters(body))
     _record_timings(request, answer)
     return answer
 
 
-@router.post("/search", dependencies=READ, response_model=list[Passage], responses=ERRORS, summary="Ranked passages only")
+@router.post("/search", dependencies=READ, response_model=list[Passage], responses=ERRORS,
+             summary="Ranked passages only")
 async def search(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> list[Passage]:
     passages, _, _ = await on_cpu(request, live.engine.search, body.question, body.top_k, body.mode, _filters(body))
     return passages
@@ -104,7 +106,8 @@ def chat_answer(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAns
                       searched_question=searched)
 
 
-@router.get("/bulletins", dependencies=READ, response_model=list[BulletinInfo], summary="Every bulletin: id, title, date, source, size")
+@router.get("/bulletins", dependencies=READ, response_model=list[BulletinInfo],
+            summary="Every bulletin: id, title, date, source, size")
 def list_bulletins(live: LiveIndex = Depends(live_index)) -> list[BulletinInfo]:
     return [_info(b) for b in live.engine.stored.bulletins]
 

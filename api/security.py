@@ -29,7 +29,8 @@ def page_policy(allowed_frames: tuple[str, ...]) -> str:
 def docs_policy(allowed_frames: tuple[str, ...], inline_scripts: list[bytes]) -> str:
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'" for s in inline_scripts)
     return (f"default-src 'none'; script-src 'self' {_CDN} {hashes}".rstrip() + "; "
-            f"style-src 'self' {_CDN} https://fonts.googleapis.com 'unsafe-inline'; font-src https://fonts.gstatic.com; "
+            f"style-src 'self' {_CDN} https://fonts.googleapis.com 'unsafe-inline'; "
+            "font-src https://fonts.gstatic.com; "
             "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; connect-src 'self'; "
             f"worker-src blob:; form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors(allowed_frames)}")
 

@@ -52,14 +52,17 @@
     },
     zh: {
       title: "向简报提问", newConversation: "新对话", close: "关闭对话", conversation: "对话",
-      question: "关于简报的问题", placeholder: "输入问题…", send: "发送", back: "返回对话", bulletinText: "简报全文",
+      question: "关于简报的问题", placeholder: "输入问题…", send: "发送", back: "返回对话",
+      bulletinText: "简报全文",
       greeting: "就新闻简报提问。回答是从简报中引用的原句；选择编号来源（如 [1]）可在简报中阅读原文。",
-      suggestions: "推荐问题", searching: "正在检索简报…", youAsked: "你的问题：", answerTo: (q) => `回答：${q}`,
-      searchedFor: "检索内容：", short: "简短回答：", from: "出处：", source: (n, title) => `来源 ${n}：${title}`,
-      sources: "来源", noAnswer: "未找到答案", dontSay: "简报中没有相关内容。", noBulletin: "没有简报回答：",
-      closest: " 最接近的段落：", nearest: "最接近的段落", copy: "复制回答", copied: "已复制", copyFailed: "复制失败",
+      suggestions: "推荐问题", searching: "正在检索简报…", youAsked: "你的问题：",
+      answerTo: (q) => `回答：${q}`, searchedFor: "检索内容：", short: "简短回答：", from: "出处：",
+      source: (n, title) => `来源 ${n}：${title}`, sources: "来源", noAnswer: "未找到答案",
+      dontSay: "简报中没有相关内容。", noBulletin: "没有简报回答：", closest: " 最接近的段落：",
+      nearest: "最接近的段落", copy: "复制回答", copied: "已复制", copyFailed: "复制失败",
       opening: "正在打开简报…", loading: "加载中…", cantOpen: "无法打开该简报", cited: "引用段落：",
-      endCited: " 引用段落结束。", opened: (title) => `已打开《${title}》，引用段落已高亮。`, wrong: "出错了。",
+      endCited: " 引用段落结束。", opened: (title) => `已打开《${title}》，引用段落已高亮。`,
+      wrong: "出错了。",
       timeout: (s) => `简报服务在 ${s} 秒内没有回应，请稍后再试。`,
       unreachable: (api) => `无法连接简报服务 ${api}。服务可能已停止，或本页面无法访问它。请检查网络后重试。`,
       tooMany: (wait) => `提问过于频繁${wait ? `，请在 ${wait} 秒后重试` : ""}。`,
@@ -400,8 +403,10 @@
     function showIntro() {
       const intro = h("div", { class: "intro" }, h("p", {}, GREETING));
       if (SUGGESTIONS.length) {
-        intro.append(h("ul", { class: "suggestions", "aria-label": T.suggestions }, SUGGESTIONS.map((q) =>
-          h("li", {}, h("button", { type: "button", class: "suggestion", onclick: () => { if (!sending) ask(q); } }, q)))));
+        const starter = (q) => h("button", { type: "button", class: "suggestion",
+                                             onclick: () => !sending && ask(q) }, q);
+        intro.append(h("ul", { class: "suggestions", "aria-label": T.suggestions },
+                       SUGGESTIONS.map((q) => h("li", {}, starter(q)))));
       }
       ui.log.replaceChildren(intro);
     }
