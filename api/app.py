@@ -19,8 +19,9 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.live import LiveIndex
 
-from . import errors, routes
+from . import errors, openai_compat, pages, routes
 from .middleware import BodyLimit, RateLimit, RequestContext
+from .security import SecurityHeaders
 
 log = logging.getLogger("api")
 STATIC = Path(__file__).parent / "static"
@@ -49,14 +50,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     errors.install(app)
     routes.install_refusals(app)
     app.include_router(routes.router)
+    openai_compat.install(app)
+    app.include_router(openai_compat.router)
+    app.include_router(pages.router)
     if STATIC.is_dir():
         app.mount("/", _Static(app.router, directory=STATIC, html=True), name="static")
     # Outermost last: the request id exists before any limit answers.
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(openai_compat.ProtocolErrors)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "DELETE"],
                        allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
                        expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(SecurityHeaders, allowed_frames=settings.frame_ancestors)
     app.add_middleware(RequestContext)
     return app
 

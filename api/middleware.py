@@ -108,7 +108,8 @@ class BodyLimit:
 class RateLimit:
     """Token bucket per client address on the question endpoints: 429 with Retry-After when empty."""
 
-    def __init__(self, app, per_minute: int, paths: tuple[str, ...] = ("/ask", "/search", "/chat")):
+    def __init__(self, app, per_minute: int,
+                 paths: tuple[str, ...] = ("/ask", "/search", "/chat", "/v1/chat/completions", "/")):
         self.app = app
         self.per_minute = per_minute
         self.paths = paths

@@ -22,6 +22,33 @@ router = APIRouter()
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 413, 422, 429, 503)}
 
 
+def _bearer_matches(authorization: str | None, *keys: str) -> bool:
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip().encode()
+    return scheme.lower() == "bearer" and any(hmac.compare_digest(token, key.encode()) for key in keys if key)
+
+
+def require_api_key(request: Request, authorization: str | None = Header(None, include_in_schema=False)) -> None:
+    configured = request.app.state.settings.api_key
+    if not configured:
+        raise _Refused(403, "forbidden", "writing is disabled on this server: set RAG_API_KEY to enable it")
+    if not _bearer_matches(authorization, configured):
+        raise _Refused(401, "unauthorized", "a valid API key is required: send Authorization: Bearer <key>")
+
+
+def may_read(settings, authorization: str | None) -> bool:
+    """Reading is open unless RAG_READ_KEY is set; then that key (or the write key) is required."""
+    return not settings.read_key or _bearer_matches(authorization, settings.read_key, settings.api_key)
+
+
+def require_read_key(request: Request, authorization: str | None = Header(None, include_in_schema=False)) -> None:
+    if not may_read(request.app.state.settings, authorization):
+        raise _Refused(401, "unauthorized", "a valid read key is required: send Authorization: Bearer <key>")
+
+
+READ = [Depends(require_read_key)]
+
+
 def live_index(request: Request) -> LiveIndex:
     return request.app.state.live
 
@@ -44,26 +71,28 @@ async def on_cpu(request: Request, fn, *args):
     return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.cpu_limiter)
 
 
-@router.post("/ask", response_model=Answer, responses=ERRORS, summary="Answer a question with cited sentences")
+@router.post("/ask", dependencies=READ, response_model=Answer, responses=ERRORS,
+             summary="Answer a question with cited sentences")
 async def ask(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Answer:
     answer = await on_cpu(request, live.engine.ask, body.question, body.top_k, body.mode, _filters(body))
     _record_timings(request, answer)
     return answer
 
 
-@router.post("/search", response_model=list[Passage], responses=ERRORS, summary="Ranked passages only")
+@router.post("/search", dependencies=READ, response_model=list[Passage], responses=ERRORS,
+             summary="Ranked passages only")
 async def search(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> list[Passage]:
     passages, _, _ = await on_cpu(request, live.engine.search, body.question, body.top_k, body.mode, _filters(body))
     return passages
 
 
-@router.post("/chat", response_model=ChatAnswer, responses=ERRORS,
+@router.post("/chat", dependencies=READ, response_model=ChatAnswer, responses=ERRORS,
              summary="Answer the last user message, resolving follow-ups with the earlier turns")
 async def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(live_index)) -> ChatAnswer:
-    return await on_cpu(request, _chat, body, request, live)
+    return await on_cpu(request, chat_answer, body, request, live)
 
 
-def _chat(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAnswer:
+def chat_answer(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAnswer:
     users = [m.content for m in body.messages if m.role == "user"]
     if not users:
         raise QueryError("messages hold no user question")
@@ -77,26 +106,18 @@ def _chat(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAnswer:
                       searched_question=searched)
 
 
-@router.get("/bulletins", response_model=list[BulletinInfo], summary="Every bulletin: id, title, date, source, size")
+@router.get("/bulletins", dependencies=READ, response_model=list[BulletinInfo],
+            summary="Every bulletin: id, title, date, source, size")
 def list_bulletins(live: LiveIndex = Depends(live_index)) -> list[BulletinInfo]:
     return [_info(b) for b in live.engine.stored.bulletins]
 
 
-@router.get("/bulletins/{bulletin_id}", response_model=BulletinText, responses=ERRORS,
+@router.get("/bulletins/{bulletin_id}", dependencies=READ, response_model=BulletinText, responses=ERRORS,
             summary="One bulletin with its full original text")
 def get_bulletin(bulletin_id: str, live: LiveIndex = Depends(live_index)) -> BulletinText:
     engine = live.engine
     b = engine.bulletin(bulletin_id)
     return BulletinText(**_info(b).model_dump(), text=engine.bulletin_text(bulletin_id))
-
-
-def require_api_key(request: Request, authorization: str | None = Header(None, include_in_schema=False)) -> None:
-    configured = request.app.state.settings.api_key
-    if not configured:
-        raise _Refused(403, "forbidden", "writing is disabled on this server: set RAG_API_KEY to enable it")
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), configured.encode()):
-        raise _Refused(401, "unauthorized", "a valid API key is required: send Authorization: Bearer <key>")
 
 
 @router.post("/bulletins", response_model=BulletinInfo, status_code=201, responses={**ERRORS, 401: {"model": ErrorBody},

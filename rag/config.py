@@ -66,6 +66,8 @@ class Settings:
     batch_size: int = 16
     backend: str = "auto"  # auto | fp32 | bf16 | onnx-int8 (see rag/embedding.py)
     api_key: str = ""
+    read_key: str = ""  # set: questions and bulletins need it (or api_key) as a Bearer token
+    frame_ancestors: tuple[str, ...] = field(default_factory=tuple)  # sites that may frame the pages
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     max_question_chars: int = 2000
     max_body_bytes: int = 1_000_000

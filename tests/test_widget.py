@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -321,3 +322,103 @@ def test_html_in_a_question_is_shown_as_text(page, server):
     assert page.locator("bulletin-chat img, bulletin-chat b, bulletin-chat script").count() == 0
     assert page.evaluate("() => window.pwned") is None
     shoot(page, "11-html-as-text")
+
+
+# ---- customisation from the script tag, copying, what the log announces, the page under its CSP ------------
+
+CUSTOM_PAGE = """<!doctype html>
+<html lang="zh"><head><meta charset="utf-8"><title>气候新闻</title><link rel="icon" href="data:,">
+<style>bulletin-chat {{ --bc-accent: rgb(95, 212, 160); --bc-accent-hover: rgb(130, 225, 182); }}</style></head>
+<body><main><h1>气候新闻</h1><p>本站的简报助手在右下角。</p></main>
+<script src="{api}/widget.js" data-api="{api}" data-title="气候问答" data-greeting="你好！可以问我本月的气候政策。"
+        data-suggestions="{first}|{second}" data-lang="zh" data-theme="dark" defer></script>
+</body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def custom_page(server, host_site):
+    folder, origin = host_site
+    (folder / "custom.html").write_text(CUSTOM_PAGE.format(api=server, first=IPCC, second=COMMITTEE), encoding="utf-8")
+    return origin + "/custom.html"
+
+
+def test_title_greeting_suggestions_language_theme_and_colours_from_the_tag(page, custom_page):
+    page.goto(custom_page)
+    launcher = page.get_by_role("button", name="气候问答")
+    expect(launcher).to_be_visible()
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(95, 212, 160)"
+    launcher.click()
+    panel = page.get_by_role("dialog", name="气候问答")
+    expect(panel).to_contain_text("你好！可以问我本月的气候政策。")
+    assert panel.evaluate("p => getComputedStyle(p).backgroundColor") == "rgb(27, 31, 39)"  # dark
+    expect(page.get_by_role("button", name="新对话")).to_be_visible()
+    expect(page.get_by_label("关于简报的问题")).to_have_attribute("placeholder", "输入问题…")
+    starters = page.get_by_role("list", name="推荐问题").get_by_role("button")
+    expect(starters).to_have_text([IPCC, COMMITTEE])
+    shoot(page, "12-custom-zh-dark")
+    starters.first.click()
+    expect(answers(page).last).to_contain_text("Interlaken")
+    expect(page.get_by_role("list", name="推荐问题")).to_have_count(0)  # starters are for an empty conversation
+    expect(answers(page).last.get_by_role("button", name="复制回答")).to_be_visible()
+    expect(page.get_by_label("关于简报的问题")).to_be_focused()
+    shoot(page, "13-custom-zh-answer")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(launcher).to_be_focused()
+
+
+def test_copy_puts_the_answer_and_its_sources_on_the_clipboard(browser, server):
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page = context.new_page()
+    try:
+        page.goto(server + "/")
+        ask(page, IPCC)
+        answer = answers(page).last
+        expect(answer).to_contain_text("Interlaken")
+        copy = answer.locator("button.copy")
+        expect(copy).to_have_accessible_name("Copy answer")
+        copy.click()
+        expect(copy).to_have_text("Copied")
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        data = httpx.post(server + "/chat", json={"messages": [{"role": "user", "content": IPCC}]}).json()
+        sources = "\n".join(f"[{c['n']}] {c['title']} ({c['source']})" for c in data["citations"])
+        assert copied == f"{data['answer']}\n\nSources:\n{sources}"
+    finally:
+        context.close()
+
+
+def test_the_log_is_polite_and_announces_answers_only(page, server):
+    page.goto(server + "/")
+    log = page.get_by_role("log", name="Conversation")
+    expect(log).to_have_attribute("aria-live", "polite")
+    ask(page, IPCC)
+    expect(answers(page).last).to_contain_text("Interlaken")
+    snapshot = log.aria_snapshot()
+    assert "Interlaken" in snapshot and "You asked" not in snapshot and "Searching" not in snapshot
+    expect(page.get_by_role("article", name=f"Answer to: {IPCC}")).to_be_visible()
+
+
+def test_the_page_runs_under_its_csp_without_console_errors(browser, server):
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        cited = httpx.post(server + "/ask", json={"question": IPCC}).json()["citations"][0]
+        # a source link of the page without JavaScript: the chat asks ?q= and opens the source
+        response = page.goto(f"{server}/?{urlencode({'q': IPCC, 'source': cited['bulletin_id']})}"
+                             f"&start={cited['char_start']}&end={cited['char_end']}")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        expect(answers(page).last).to_contain_text("Interlaken")
+        expect(page.locator(".source mark")).to_have_text(cited["quote"])
+        page.keyboard.press("Escape")
+        expect(page.locator(".source")).to_be_hidden()
+        expect(page.get_by_label("Your question about the bulletins")).to_be_focused()
+        answers(page).last.locator("button.cite").first.click()
+        expect(page.locator(".source mark")).not_to_be_empty()
+        assert not problems, problems
+    finally:
+        context.close()
