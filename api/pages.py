@@ -39,7 +39,17 @@ def _link(**params) -> str:
     return "./?" + urlencode({k: v for k, v in params.items() if v is not None})
 
 
+# Said under an answer to a question not asked in English, in the asker's language.
+QUOTES_IN_ENGLISH = {"zh": "引文为简报英文原文。"}
+
+
 def _date(iso: str | None) -> str:
+    if iso and iso.startswith("--"):  # stated without a year ("On March 20")
+        try:
+            day = dt.date.fromisoformat("2000" + iso[1:])
+        except ValueError:
+            return escape(iso)
+        return f'<time datetime="{escape(iso)}">{day.day} {day:%B}</time>'
     try:
         day = dt.date.fromisoformat(iso or "")
     except ValueError:
@@ -81,6 +91,11 @@ def render_answer(question: str, answer: Answer) -> str:
         html.append(f'<a class="cite" href="{_source_link(question, c.bulletin_id, c.char_start, c.char_end)}" '
                     f'aria-label="Source {c.n}: {escape(c.title)}">[{c.n}]</a>' if c else f"[{escape(part)}]")
     short = f'<p class="short">Short answer: <strong>{escape(answer.span)}</strong></p>' if answer.span else ""
+    lang = getattr(answer, "lang", "en")
+    if lang != "en":
+        note = QUOTES_IN_ENGLISH.get(lang)
+        short += (f'<p class="quotes-lang" lang="{escape(lang)}">{escape(note)}</p>' if note
+                  else '<p class="quotes-lang">The quotes are in English, as the bulletins are.</p>')
     sources = "".join(
         f'<li><a href="{_source_link(question, c.bulletin_id, c.char_start, c.char_end)}">[{c.n}] {escape(c.title)}</a>'
         f'<blockquote>{escape(c.quote)}</blockquote></li>' for c in answer.citations)

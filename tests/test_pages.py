@@ -65,6 +65,12 @@ def test_an_abstention_says_so_and_links_the_nearest_passages(client):
     assert "<mark>" in client.get("/" + first.removeprefix("./").removesuffix("#source")).text
 
 
+def test_a_question_in_chinese_is_told_the_quotes_are_in_english(client):
+    html = client.get("/", params={"q": "IPCC 在哪里发布了综合报告？"}).text
+    assert "Interlaken" in html and '<p class="quotes-lang" lang="zh">引文为简报英文原文。</p>' in html
+    assert "quotes-lang" not in client.get("/", params={"q": IPCC}).text  # not for English questions
+
+
 def test_text_from_the_user_is_escaped(client):
     question = '"><script>alert(1)</script><img src=x onerror=alert(2)> Where did the IPCC release its report?'
     html = client.get("/", params={"q": question}).text

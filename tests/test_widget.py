@@ -422,3 +422,14 @@ def test_the_page_runs_under_its_csp_without_console_errors(browser, server):
         assert not problems, problems
     finally:
         context.close()
+
+
+def test_a_question_in_chinese_is_told_in_chinese_that_the_quotes_are_english(page, server):
+    page.goto(server + "/")
+    ask(page, "IPCC 在哪里发布了综合报告？")
+    answer = answers(page).last
+    expect(answer).to_contain_text("Interlaken")
+    note = answer.locator(".quotes-lang")
+    expect(note).to_have_text("引文为简报英文原文。")
+    expect(note).to_have_attribute("lang", "zh")
+    shoot(page, "9-chinese-question")

@@ -38,6 +38,7 @@
       source: (n, title) => `Source ${n}: ${title}`, sources: "Sources", noAnswer: "No answer found",
       dontSay: "The bulletins don't say.", noBulletin: "No bulletin answers ", closest: " These passages came closest:",
       nearest: "Nearest passages", copy: "Copy answer", copied: "Copied", copyFailed: "Copy failed",
+      quotesInEnglish: "The quotes are in English, as the bulletins are.",
       opening: "Opening the bulletin…", loading: "Loading…", cantOpen: "The bulletin could not be opened",
       cited: "Cited passage: ", endCited: " End of cited passage. ",
       opened: (title) => `Opened ${title}. The cited passage is highlighted.`, wrong: "Something went wrong. ",
@@ -60,6 +61,7 @@
       source: (n, title) => `来源 ${n}：${title}`, sources: "来源", noAnswer: "未找到答案",
       dontSay: "简报中没有相关内容。", noBulletin: "没有简报回答：", closest: " 最接近的段落：",
       nearest: "最接近的段落", copy: "复制回答", copied: "已复制", copyFailed: "复制失败",
+      quotesInEnglish: "引文为简报英文原文。",
       opening: "正在打开简报…", loading: "加载中…", cantOpen: "无法打开该简报", cited: "引用段落：",
       endCited: " 引用段落结束。", opened: (title) => `已打开《${title}》，引用段落已高亮。`,
       wrong: "出错了。",
@@ -271,6 +273,10 @@
     }
     if (data.span) article.append(h("p", { class: "short" }, T.short, h("strong", {}, data.span)));
     article.append(answerText(data, openCitation));
+    if (data.lang && data.lang !== "en") {  // said in the asker's language, whatever the interface's
+      const asker = STRINGS[data.lang] || T;
+      article.append(h("p", { class: "quotes-lang", lang: STRINGS[data.lang] ? data.lang : LANG }, asker.quotesInEnglish));
+    }
     const titles = [...new Set(data.citations.map((c) => c.title))];
     if (titles.length) article.append(h("p", { class: "from" }, `${T.from}${titles.join("; ")}`));
     article.append(h("div", { class: "tools" }, copyButton(data, shadow)));
