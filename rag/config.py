@@ -97,6 +97,11 @@ class Settings:
         return replace(self, **changes).validated()
 
     @property
+    def extracted(self) -> Path:
+        """Where the text extracted from PDF, HTML and Word files is kept (rebuilt from the sources)."""
+        return Path(self.index) / "extracted"
+
+    @property
     def model_path(self) -> str:
         return self.model or default_model()
 
