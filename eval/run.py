@@ -178,8 +178,10 @@ def _calibrate(engine: Engine, suite: datasets.Suite, modes: list[str], settings
 
 
 def _citation_valid(citation, texts: dict[str, str]) -> bool:
-    """Read the cited file from disk (not the engine's copy) and slice it."""
-    if citation.source not in texts:
-        path = Path(citation.source)
-        texts[citation.source] = read_text(path if path.is_absolute() else PROJECT_ROOT / path) or ""
-    return metrics.citation_is_valid(texts[citation.source], citation.char_start, citation.char_end, citation.quote)
+    """Read the file the citation slices from disk (not the engine's copy: the source, or the
+    text extracted from a PDF, web page or Word file) and slice it."""
+    name = citation.text_source or citation.source
+    if name not in texts:
+        path = Path(name)
+        texts[name] = read_text(path if path.is_absolute() else PROJECT_ROOT / path) or ""
+    return metrics.citation_is_valid(texts[name], citation.char_start, citation.char_end, citation.quote)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +36,13 @@ def load_embedder(settings: Settings) -> Embedder:
 
 def read_sources(settings: Settings) -> list[SourceFile]:
     """The corpus: every bulletin file under the seeds folder and the uploads folder."""
-    files = read_corpus(settings.seeds, PROJECT_ROOT, max_bytes=settings.max_file_bytes)
+    files = read_corpus(settings.seeds, PROJECT_ROOT, max_bytes=settings.max_file_bytes, extracted=settings.extracted)
     if settings.uploads.is_dir():
-        files += read_corpus(settings.uploads, PROJECT_ROOT, single=True, max_bytes=settings.max_file_bytes)
+        files += read_corpus(settings.uploads, PROJECT_ROOT, single=True, max_bytes=settings.max_file_bytes,
+                             extracted=settings.extracted)
     if not files:
-        raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt or .md file")
+        raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt, .md, .pdf, .html or "
+                          ".docx file")
     return files
 
 
@@ -186,6 +188,7 @@ class Engine:
         chosen = select_sentences(scored, stored.sentence_vectors, self.settings.max_sentences,
                                   self.settings.abstain_threshold)
         answer = compose_answer(question, chosen, stored.sentences, self.bulletins, passages)
+        answer = replace(answer, citations=[self._located(c) for c in answer.citations])
         for citation in answer.citations:  # the invariant, checked on every answer
             text = self.files[citation.source].text
             if text[citation.char_start:citation.char_end] != citation.quote:
@@ -222,7 +225,12 @@ class Engine:
     def _passage(self, chunk_index: int, score: float) -> Passage:
         c = self.stored.chunks[chunk_index]
         b = self.bulletins[c.bulletin_id]
-        return Passage(b.id, b.title, b.source, c.char_start, c.char_end, c.text, round(float(score), 6))
+        return self._located(Passage(b.id, b.title, b.source, c.char_start, c.char_end, c.text, round(float(score), 6)))
+
+    def _located(self, record):
+        """``record`` (a citation or passage) with the file its offsets slice and, in a PDF, its page."""
+        f = self.files[record.source]
+        return replace(record, text_source=f.text_source, page=f.page_of(record.char_start))
 
 
 def _ms(seconds: float) -> float:
