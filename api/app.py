@@ -17,7 +17,7 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.live import LiveIndex
 
-from . import errors, routes
+from . import errors, files, routes
 from .middleware import BodyLimit, RateLimit, RequestContext
 
 log = logging.getLogger("api")
@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.live = LiveIndex(engine)
     errors.install(app)
     routes.install_refusals(app)
+    app.include_router(files.upload_router)  # before routes: it takes POST /bulletins sent as a form
     app.include_router(routes.router)
+    app.include_router(files.router)
     if STATIC.is_dir():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="static")
     # Outermost last: the request id exists before any limit answers.
