@@ -256,7 +256,17 @@
     let opener = null;
     let request = 0; // a later open (or a close) makes an earlier, slower one drop its result
 
-    async function open(bulletinId, start, end, from) {
+    /** A link to the file the bulletin was read from, when its text was extracted (a PDF opens at the page). */
+    function originalLink(bulletinId, ref) {
+      if (!ref.text_source || ref.text_source === ref.source) return null;
+      const name = ref.source.split("/").pop();
+      const page = Number.isInteger(ref.page) ? ref.page : null;
+      const href = `${API}/bulletins/${encodeURIComponent(bulletinId)}/original${page ? `#page=${page}` : ""}`;
+      return h("a", { class: "original", href, target: "_blank", rel: "noopener" },
+               page ? `Original: ${name}, page ${page}` : `Original: ${name}`);
+    }
+
+    async function open(bulletinId, start, end, from, ref = {}) {
       const mine = ++request;
       opener = from;
       ui.head.inert = ui.conversation.inert = true; // the source view covers them
@@ -276,12 +286,13 @@
         return;
       }
       if (mine !== request) return;
-      // Offsets are positions in the source file; the bulletin's text starts at b.char_start.
+      // Offsets are positions in the text file (the source, or the text extracted from a PDF, page or Word
+      // file); the bulletin's text starts at b.char_start.
       const [before, cited, after] = splitAt(b.text, start - b.char_start, end - b.char_start);
       const mark = h("mark", {}, cited);
       ui.sourceTitle.textContent = b.title;
-      ui.sourceMeta.replaceChildren(...[b.date && h("time", { datetime: b.date }, formatDate(b.date)), b.source]
-        .filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
+      ui.sourceMeta.replaceChildren(...[b.date && h("time", { datetime: b.date }, formatDate(b.date)),
+        originalLink(bulletinId, ref) || b.source].filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
       ui.sourceText.replaceChildren(before, srOnly("Cited passage: "), mark, srOnly(" End of cited passage. "), after);
       ui.sourceStatus.textContent = `Opened ${b.title}. The cited passage is highlighted.`;
       scrollWithin(ui.sourceText, mark, "center");
@@ -300,8 +311,8 @@
     return {
       open, close,
       isOpen: () => !ui.sourceView.hidden,
-      openCitation: (c, from) => open(c.bulletin_id, c.char_start, c.char_end, from),
-      openPassage: (p, from) => open(p.bulletin_id, p.char_start, p.char_end, from),
+      openCitation: (c, from) => open(c.bulletin_id, c.char_start, c.char_end, from, c),
+      openPassage: (p, from) => open(p.bulletin_id, p.char_start, p.char_end, from, p),
     };
   }
 
