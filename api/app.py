@@ -39,7 +39,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="bulletin-rag", version="0.1.0", lifespan=lifespan,
                   description="Cited extractive answers over news bulletins. Every citation's quote is "
-                              "exactly source[char_start:char_end].")
+                              "exactly text_source[char_start:char_end]: the bulletin's file, or the text "
+                              "extracted from it.")
     app.state.settings = settings
     app.state.cpu_limiter = anyio.CapacityLimiter(settings.workers or os.cpu_count() or 1)
     if engine is not None:  # usable at once, even by clients that do not run the lifespan

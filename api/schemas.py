@@ -75,7 +75,8 @@ class BulletinInfo(BaseModel):
 
 
 class BulletinText(BulletinInfo):
-    text: str = Field(..., description="the bulletin's original text: source[char_start:char_end]")
+    text: str = Field(..., description="the bulletin's text: [char_start:char_end] of its file, or of the text "
+                                       "extracted from a PDF, web page or Word file")
 
 
 class Ready(BaseModel):

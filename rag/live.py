@@ -73,7 +73,8 @@ class LiveIndex:
                 if added is None:
                     raise QueryError("the bulletin could not be indexed: its text has no readable content")
                 if len(added.text) > MAX_TEXT_CHARS:
-                    raise QueryError(f"the bulletin text is {len(added.text)} characters; the limit is {MAX_TEXT_CHARS}")
+                    raise QueryError(f"the bulletin text is {len(added.text)} characters; the limit is "
+                                     f"{MAX_TEXT_CHARS}")
                 engine, report = self._engine.with_files([added])
                 log.info("index %s in %.2f s", report.reason or "updated", report.seconds)
                 self._engine = engine
