@@ -286,7 +286,7 @@
         return;
       }
       if (mine !== request) return;
-      // Offsets are positions in the text file (the source, or the text extracted from a PDF, page or Word
+      // Offsets are positions in the text file (the source, or the text extracted from a PDF, web page or Word
       // file); the bulletin's text starts at b.char_start.
       const [before, cited, after] = splitAt(b.text, start - b.char_start, end - b.char_start);
       const mark = h("mark", {}, cited);
