@@ -19,7 +19,7 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.live import LiveIndex
 
-from . import errors, openai_compat, pages, routes
+from . import errors, files, openai_compat, pages, routes
 from .middleware import BodyLimit, RateLimit, RequestContext
 from .security import SecurityHeaders
 
@@ -42,17 +42,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="bulletin-rag", version="0.1.0", lifespan=lifespan,
                   description="Cited extractive answers over news bulletins. Every citation's quote is "
-                              "exactly source[char_start:char_end].")
+                              "exactly text_source[char_start:char_end]: the bulletin's file, or the text "
+                              "extracted from it.")
     app.state.settings = settings
     app.state.cpu_limiter = anyio.CapacityLimiter(settings.workers or os.cpu_count() or 1)
     if engine is not None:  # usable at once, even by clients that do not run the lifespan
         app.state.live = LiveIndex(engine)
     errors.install(app)
     routes.install_refusals(app)
+    app.include_router(files.upload_router)  # before routes: it takes POST /bulletins sent as a form
     app.include_router(routes.router)
     openai_compat.install(app)
     app.include_router(openai_compat.router)
     app.include_router(pages.router)
+    app.include_router(files.router)
     if STATIC.is_dir():
         app.mount("/", _Static(app.router, directory=STATIC, html=True), name="static")
     # Outermost last: the request id exists before any limit answers.

@@ -16,7 +16,8 @@ from rag.records import Answer, ChatAnswer, Passage
 from rag.retrieval import Filters
 
 from .errors import error_response
-from .schemas import AskRequest, BulletinInfo, BulletinText, ChatRequest, ErrorBody, Filtered, NewBulletin, Ready
+from .schemas import (UPLOAD_BODY, UPLOAD_DESCRIPTION, AskRequest, BulletinInfo, BulletinText, ChatRequest, ErrorBody,
+                      Filtered, NewBulletin, Ready)
 
 router = APIRouter()
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 413, 422, 429, 503)}
@@ -121,7 +122,8 @@ def get_bulletin(bulletin_id: str, live: LiveIndex = Depends(live_index)) -> Bul
 
 
 @router.post("/bulletins", response_model=BulletinInfo, status_code=201, responses={**ERRORS, 401: {"model": ErrorBody},
-             403: {"model": ErrorBody}}, dependencies=[Depends(require_api_key)], summary="Add a bulletin")
+             403: {"model": ErrorBody}}, dependencies=[Depends(require_api_key)], summary="Add a bulletin",
+             description=UPLOAD_DESCRIPTION, openapi_extra=UPLOAD_BODY)
 def add_bulletin(body: NewBulletin, live: LiveIndex = Depends(live_index)) -> BulletinInfo:
     date = body.date.isoformat() if body.date else None
     return _info(live.add(body.title, body.text, date, body.source))

@@ -102,6 +102,15 @@ class NewBulletin(RequestModel):
     source: str | None = Field(None, max_length=100, description="name of the source, used in the file name")
 
 
+UPLOAD_DESCRIPTION = ("JSON (title, text) or a file as `multipart/form-data` in the field `file`: .txt, .md, .pdf, "
+                      ".html, .htm or .docx, one bulletin per file, under the same key and size limit. A file "
+                      "with no text to cite (an encrypted or scanned PDF, a page with no main text) answers 422.")
+# The multipart form beside the JSON body (api/files.py serves it; the JSON body is NewBulletin's).
+UPLOAD_BODY = {"requestBody": {"content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "the bulletin file"}}}}}}}
+
+
 class BulletinInfo(BaseModel):
     id: str
     title: str
@@ -113,7 +122,8 @@ class BulletinInfo(BaseModel):
 
 
 class BulletinText(BulletinInfo):
-    text: str = Field(..., description="the bulletin's original text: source[char_start:char_end]")
+    text: str = Field(..., description="the bulletin's text: [char_start:char_end] of its file, or of the text "
+                                       "extracted from a PDF, web page or Word file")
 
 
 class Ready(BaseModel):

@@ -208,9 +208,11 @@ def _calibrate_by_lang(questions: list, scores: list[float]) -> dict:
 
 
 def _citation_valid(citation, texts: dict[str, str], engine: Engine) -> bool:
-    """Read the cited file from disk (not the engine's copy of its text) and slice it."""
-    if citation.source not in texts:
+    """Read the file the citation slices from disk (not the engine's copy of its text: the source,
+    or the text extracted from a PDF, web page or Word file) and slice it."""
+    name = citation.text_source or citation.source
+    if name not in texts:
         known = engine.files.get(citation.source)
-        texts[citation.source] = read_text(known.path) if known else ""
-        texts[citation.source] = texts[citation.source] or ""
-    return metrics.citation_is_valid(texts[citation.source], citation.char_start, citation.char_end, citation.quote)
+        path = None if known is None else (known.extracted_path if known.extracted_path else known.path)
+        texts[name] = (read_text(path) if path else "") or ""
+    return metrics.citation_is_valid(texts[name], citation.char_start, citation.char_end, citation.quote)

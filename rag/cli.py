@@ -129,11 +129,19 @@ def _ask(args) -> int:
     if answer.abstained:
         for i, p in enumerate(answer.passages[:3], start=1):
             line = _line_of(engine, p.source, p.char_start)
-            print(f"  nearest {i}: {p.title} ({p.source}, line {line})")
+            print(f"  nearest {i}: {p.title} ({_where(p)}line {line})")
     for c in answer.citations:
-        print(f"[{c.n}] {c.title}\n    {c.source}, line {_line_of(engine, c.source, c.char_start)}, "
+        print(f"[{c.n}] {c.title}\n    {_where(c)}line {_line_of(engine, c.source, c.char_start)}, "
               f"characters {c.char_start}-{c.char_end}")
     return 0
+
+
+def _where(record) -> str:
+    """"seeds/a.txt, ", or for an extracted file "seeds/a.pdf, page 2; text index/extracted/a-….txt, "."""
+    if record.text_source in ("", record.source):
+        return f"{record.source}, "
+    page = f", page {record.page}" if record.page is not None else ""
+    return f"{record.source}{page}; text {record.text_source}, "
 
 
 def _line_of(engine, source: str, offset: int) -> int:

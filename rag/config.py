@@ -126,6 +126,11 @@ class Settings:
         return replace(self, **changes).validated()
 
     @property
+    def extracted(self) -> Path:
+        """Where the text extracted from PDF, HTML and Word files is kept (rebuilt from the sources)."""
+        return Path(self.index) / "extracted"
+
+    @property
     def model_path(self) -> str:
         return default_model() if self.model in ("", DEFAULT_MODEL) else self.model
 

@@ -8,11 +8,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import extract
 from .errors import CorpusError
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")
+SUFFIXES = TEXT_SUFFIXES + extract.SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,22 @@ class SourceFile:
     source: str
     path: Path
     text: str
-    single: bool = False  # one bulletin per file (uploads): never split at headlines
+    single: bool = False  # one bulletin per file (uploads, PDFs, web pages): never split at headlines
+    # For a PDF, web page or Word file: the extracted text's file (``text`` is its content), as
+    # users see it and on disk; where each page starts; the file's metadata title.
+    extracted_source: str = ""
+    extracted_path: Path | None = None
+    pages: tuple[int, ...] = ()
+    title: str = ""
+
+    @property
+    def text_source(self) -> str:
+        """The file whose text ``[char_start:char_end]`` slices: this file, or its extracted text."""
+        return self.extracted_source or self.source
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page of character ``offset`` (PDFs), else ``None``."""
+        return extract.page_of(self.pages, offset)
 
 
 def display_source(path: Path, root: Path) -> str:
@@ -34,11 +51,13 @@ def display_source(path: Path, root: Path) -> str:
 
 
 def read_corpus(folder: Path, display_root: Path, single: bool = False,
-                max_bytes: int = 20_000_000) -> list[SourceFile]:
-    """Every ``.txt``/``.md`` file under ``folder``, sorted.
+                max_bytes: int = 20_000_000, extracted: Path | None = None) -> list[SourceFile]:
+    """Every ``.txt``/``.md`` file under ``folder``, sorted, and with ``extracted`` (the folder
+    that keeps extracted text) every ``.pdf``, ``.html``/``.htm`` and ``.docx`` file too.
 
     Files that are not bulletins (empty, binary, undecodable, over ``max_bytes``, or links that
-    lead out of the folder) are skipped with a one-line warning naming the file and the reason.
+    lead out of the folder; encrypted, scanned or corrupt PDFs, pages with no main text) are
+    skipped with a one-line warning naming the file and the reason.
     Symbolic links to folders are not followed. (Plain strings and ``os.scandir``: with pathlib
     objects, listing 20k files took 5 s.)
     """
@@ -48,7 +67,8 @@ def read_corpus(folder: Path, display_root: Path, single: bool = False,
     root = os.path.realpath(folder)
     prefix = display_source(folder, display_root)
     files = []
-    for relative, entry in sorted(_listing(str(folder)), key=lambda item: item[0].split("/")):
+    suffixes = SUFFIXES if extracted is not None else TEXT_SUFFIXES
+    for relative, entry in sorted(_listing(str(folder), suffixes), key=lambda item: item[0].split("/")):
         path = folder / relative
         if entry.is_symlink():
             target = os.path.realpath(entry.path)
@@ -65,13 +85,17 @@ def read_corpus(folder: Path, display_root: Path, single: bool = False,
         if size > max_bytes:
             log.warning("skipping %s: %d bytes is over the %d-byte limit (RAG_MAX_FILE_BYTES)", path, size, max_bytes)
             continue
-        found = read_source(path, f"{prefix}/{relative}", single)
+        try:
+            found = read_source(path, f"{prefix}/{relative}", single, extracted, display_root)
+        except extract.ExtractionError as exc:
+            log.warning("skipping %s: %s", path, exc)
+            continue
         if found is not None:
             files.append(found)
     return files
 
 
-def _listing(folder: str) -> list[tuple[str, os.DirEntry]]:
+def _listing(folder: str, suffixes: tuple[str, ...]) -> list[tuple[str, os.DirEntry]]:
     """(path relative to ``folder`` with ``/``, entry) of the candidate files; hidden names and
     symbolic links to folders are not entered."""
     found, pending = [], [""]
@@ -84,13 +108,31 @@ def _listing(folder: str) -> list[tuple[str, os.DirEntry]]:
                 name = f"{relative}/{entry.name}" if relative else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(name)
-                elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+                elif os.path.splitext(entry.name)[1].lower() in suffixes:
                     found.append((name, entry))
     return found
 
 
-def read_source(path: Path, source: str, single: bool = False) -> SourceFile | None:
-    """One corpus file shown to users as ``source``, or ``None`` (with a warning) if it is not text."""
+def read_source(path: Path, source: str, single: bool = False, extracted: Path | None = None,
+                display_root: Path | None = None) -> SourceFile | None:
+    """One corpus file shown to users as ``source``, or ``None`` (with a warning) if it is not text.
+
+    A PDF, web page or Word file needs ``extracted``, the folder for its extracted text, and
+    raises ``extract.ExtractionError`` when it holds no text to cite.
+    """
+    suffix = path.suffix.lower()
+    if suffix in extract.SUFFIXES:
+        if extracted is None:
+            raise CorpusError(f"{path.name}: {suffix} files need a folder for their extracted text")
+        from .extract.cache import extracted_text
+
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+        found, text_path = extracted_text(path, data, extracted)
+        return SourceFile(source, path, found.text, single or suffix in extract.SINGLE,
+                          display_source(text_path, display_root or Path.cwd()), text_path, found.pages, found.title)
     text = read_text(path)
     return None if text is None else SourceFile(source, path, text, single)
 

@@ -42,12 +42,14 @@ def load_embedder(settings: Settings) -> Embedder:
 
 def read_sources(settings: Settings) -> list[SourceFile]:
     """The corpus: every bulletin file under the seeds folder and the uploads folder."""
-    files = _labelled(read_corpus(settings.seeds, settings.seeds, max_bytes=settings.max_file_bytes), "seeds")
+    files = _labelled(read_corpus(settings.seeds, settings.seeds, max_bytes=settings.max_file_bytes,
+                                  extracted=settings.extracted), "seeds")
     if settings.uploads.is_dir():
         files += _labelled(read_corpus(settings.uploads, settings.uploads, single=True,
-                                       max_bytes=settings.max_file_bytes), "uploads")
+                                       max_bytes=settings.max_file_bytes, extracted=settings.extracted), "uploads")
     if not files:
-        raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt or .md file")
+        raise CorpusError(f"no bulletins found: {settings.seeds} has no readable .txt, .md, .pdf, .html or "
+                          ".docx file")
     return files
 
 
@@ -58,7 +60,13 @@ def upload_source(name: str) -> str:
 
 def _labelled(files: list[SourceFile], label: str) -> list[SourceFile]:
     """Sources shown relative to their folder (read as ``./file``), never as server paths."""
-    return [replace(f, source=f"{label}/{f.source.removeprefix('./')}") for f in files]
+    return [relabel_extracted(replace(f, source=f"{label}/{f.source.removeprefix('./')}")) for f in files]
+
+
+def relabel_extracted(f: SourceFile) -> SourceFile:
+    """A PDF, web page or Word file's extracted text shown relative to the index folder
+    (``extracted/name-hash.txt``), never as a server path."""
+    return replace(f, extracted_source=f"extracted/{f.extracted_path.name}") if f.extracted_path else f
 
 
 @dataclass
@@ -229,6 +237,7 @@ class Engine:
         # kind of phrase it asks for is one the span picker knows.
         spans = lang == "en" or span_question(question) is not None
         answer = replace(answer, question=question, span=answer.span if spans else None, lang=lang)
+        answer = replace(answer, citations=[self._located(c) for c in answer.citations])
         for citation in answer.citations:  # the invariant, checked on every answer
             text = self.files[citation.source].text
             if text[citation.char_start:citation.char_end] != citation.quote:
@@ -267,7 +276,12 @@ class Engine:
     def _passage(self, chunk_index: int, score: float) -> Passage:
         c = self.stored.chunks[chunk_index]
         b = self.bulletins[c.bulletin_id]
-        return Passage(b.id, b.title, b.source, c.char_start, c.char_end, c.text, round(float(score), 6))
+        return self._located(Passage(b.id, b.title, b.source, c.char_start, c.char_end, c.text, round(float(score), 6)))
+
+    def _located(self, record):
+        """``record`` (a citation or passage) with the file its offsets slice and, in a PDF, its page."""
+        f = self.files[record.source]
+        return replace(record, text_source=f.text_source, page=f.page_of(record.char_start))
 
 
 def _matching_question(question: str, lang: str) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 from . import store
 from .config import Settings
 from .corpus import SourceFile, file_hash, fingerprint_hashes
+from .extract.cache import prune as prune_extracted
 from .embedding import Embedder
 from .lexical import terms
 from .records import Chunk, Sentence
@@ -91,6 +92,7 @@ def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
     if progress:
         progress("saving", 0, 1)
     store.save(settings.index, stored, vector_index)
+    prune_extracted(settings.extracted, {f.extracted_path for f in files if f.extracted_path is not None})
     return stored, vector_index
 
 

@@ -14,8 +14,8 @@ import re
 import threading
 from pathlib import Path
 
-from .corpus import read_source
-from .engine import Engine, read_sources, upload_source
+from .corpus import SUFFIXES, read_source
+from .engine import Engine, read_sources, relabel_extracted, upload_source
 from .errors import QueryError
 from .fileio import remove_durably, remove_stale_temporaries, write_atomic
 from .inputs import check_encodable, has_visible
@@ -54,15 +54,32 @@ class LiveIndex:
             raise QueryError(f"the bulletin text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
         header = title if not date else f"{title}\n{date}"
         body = f"{header}\n\n{text}\n"
+        return self._add(_file_name(title, body, source_name), body.encode("utf-8"))
+
+    def add_file(self, filename: str, data: bytes) -> Bulletin:
+        """Persist an uploaded file (``.txt``, ``.md``, ``.pdf``, ``.html``/``.htm`` or ``.docx``),
+        index it as one bulletin, and return its record; a file with no text to cite is refused."""
+        stem, suffix = Path(filename or "").stem, Path(filename or "").suffix.lower()
+        if suffix not in SUFFIXES:
+            raise QueryError(f"unsupported file type {suffix or '(none)'}: send one of {', '.join(SUFFIXES)}")
+        if not data.strip():
+            raise QueryError("the uploaded file is empty")
+        name = _file_name(stem.replace("-", " ").replace("_", " "), data, None)
+        return self._add(name[:-len(".txt")] + suffix, data)
+
+    def _add(self, name: str, data: bytes) -> Bulletin:
         with self._write_lock:
             settings = self._engine.settings
-            name = _file_name(title, body, source_name)
             path = Path(settings.uploads) / name
-            write_atomic(path, body.encode("utf-8"))  # durable before we say so
+            write_atomic(path, data)  # durable before we say so
             try:
-                added = read_source(path, upload_source(name), single=True)
+                added = read_source(path, upload_source(name), single=True, extracted=settings.extracted)
+                added = relabel_extracted(added) if added is not None else None
                 if added is None:
                     raise QueryError("the bulletin could not be indexed: its text has no readable content")
+                if len(added.text) > MAX_TEXT_CHARS:
+                    raise QueryError(f"the bulletin text is {len(added.text)} characters; the limit is "
+                                     f"{MAX_TEXT_CHARS}")
                 engine, report = self._engine.with_files([added])
                 log.info("index %s in %.2f s", report.reason or "updated", report.seconds)
                 self._engine = engine
@@ -113,8 +130,8 @@ def _clean_line(value: str, field: str, limit: int) -> str:
     return value
 
 
-def _file_name(title: str, body: str, source_name: str | None) -> str:
+def _file_name(title: str, body: str | bytes, source_name: str | None) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", normalize(title)).strip("-")[:60].strip("-") or "bulletin"
     prefix = re.sub(r"[^a-z0-9]+", "-", normalize(source_name or "")).strip("-")[:30].strip("-")
-    digest = hashlib.sha1(body.encode("utf-8")).hexdigest()[:8]
+    digest = hashlib.sha1(body if isinstance(body, bytes) else body.encode("utf-8")).hexdigest()[:8]
     return f"{prefix + '-' if prefix else ''}{slug}-{digest}.txt"

@@ -42,6 +42,8 @@ class Passage:
     char_end: int
     text: str
     score: float
+    text_source: str = ""  # the file that [char_start:char_end] slices: source, or its extracted text
+    page: int | None = None  # 1-based, for a PDF
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Citation:
     char_start: int
     char_end: int
     quote: str
+    text_source: str = ""  # the file that [char_start:char_end] slices: source, or its extracted text
+    page: int | None = None  # 1-based, for a PDF
 
 
 @dataclass(frozen=True)

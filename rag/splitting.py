@@ -89,7 +89,7 @@ def split_file(f: SourceFile, settings: Settings) -> Split:
     bulletins: list[Bulletin] = []
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
-    for bulletin in split_bulletins(f.text, f.source, fallback_title=_title_from_path(f.path), single=f.single,
+    for bulletin in split_bulletins(f.text, f.source, fallback_title=f.title or _title_from_path(f.path), single=f.single,
                                     year=settings.default_year or None):
         bulletins.append(bulletin)
         start, end = body_range(f.text, bulletin)

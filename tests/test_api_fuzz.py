@@ -39,6 +39,8 @@ def test_schema_lists_every_operation(api_schema):
 def test_operation_conforms_to_its_schema(api_schema, operation):
     method, path = operation.split(" ")
     strategy = api_schema[path][method].as_strategy()
+    if operation == "POST /bulletins":  # it also takes a file as a form: tests/test_api_files.py fuzzes that
+        strategy = strategy.filter(lambda case: case.media_type == "application/json")
 
     # /chat also needs at least one user turn, which JSON Schema cannot say: a conversation of
     # assistant turns only is valid by the schema and rightly refused with 422. /v1/chat/completions

@@ -62,3 +62,15 @@ def test_folder_without_bulletins_is_a_clear_error(tmp_path):
     result = rag("ask", "--seeds", str(tmp_path), "--index", str(tmp_path / "idx"), "hello?")
     assert result.returncode == 2 and "no bulletins found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_citation_lines_name_the_page_and_the_text_file_of_an_extracted_source():
+    from rag.cli import _where
+    from rag.records import Citation
+
+    pdf = Citation(1, "b", "T", "seeds/report.pdf", 0, 5, "Quote", "index/extracted/report-ab12.txt", 2)
+    assert _where(pdf) == "seeds/report.pdf, page 2; text index/extracted/report-ab12.txt, "
+    page = Citation(1, "b", "T", "seeds/page.html", 0, 5, "Quote", "index/extracted/page-cd34.txt", None)
+    assert _where(page) == "seeds/page.html; text index/extracted/page-cd34.txt, "
+    txt = Citation(1, "b", "T", "seeds/a.txt", 0, 5, "Quote", "seeds/a.txt", None)
+    assert _where(txt) == "seeds/a.txt, "

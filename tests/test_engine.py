@@ -83,8 +83,12 @@ def test_response_object_serialises_to_the_documented_shape(engine):
     data = json.loads(json.dumps(engine.ask(QUESTIONS[1][0]).to_dict()))
     assert set(data) == {"question", "answer", "span", "abstained", "citations", "passages", "timings_ms", "lang"}
     assert data["lang"] == "en"
-    assert set(data["citations"][0]) == {"n", "bulletin_id", "title", "source", "char_start", "char_end", "quote"}
-    assert set(data["passages"][0]) == {"bulletin_id", "title", "source", "char_start", "char_end", "text", "score"}
+    assert set(data["citations"][0]) == {"n", "bulletin_id", "title", "source", "char_start", "char_end", "quote",
+                                         "text_source", "page"}
+    assert set(data["passages"][0]) == {"bulletin_id", "title", "source", "char_start", "char_end", "text", "score",
+                                        "text_source", "page"}
+    for record in data["citations"] + data["passages"]:  # a .txt file: it is its own text, without pages
+        assert record["text_source"] == record["source"] and record["page"] is None
 
 
 WORDS = sorted({w.strip(".,()’") for w in SEED_TEXT.split() if len(w) > 3})

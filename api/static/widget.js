@@ -39,6 +39,7 @@
       dontSay: "The bulletins don't say.", noBulletin: "No bulletin answers ", closest: " These passages came closest:",
       nearest: "Nearest passages", copy: "Copy answer", copied: "Copied", copyFailed: "Copy failed",
       quotesInEnglish: "The quotes are in English, as the bulletins are.",
+      original: (name) => `Original: ${name}`, originalPage: (name, page) => `Original: ${name}, page ${page}`,
       opening: "Opening the bulletin…", loading: "Loading…", cantOpen: "The bulletin could not be opened",
       cited: "Cited passage: ", endCited: " End of cited passage. ",
       opened: (title) => `Opened ${title}. The cited passage is highlighted.`, wrong: "Something went wrong. ",
@@ -62,6 +63,7 @@
       dontSay: "简报中没有相关内容。", noBulletin: "没有简报回答：", closest: " 最接近的段落：",
       nearest: "最接近的段落", copy: "复制回答", copied: "已复制", copyFailed: "复制失败",
       quotesInEnglish: "引文为简报英文原文。",
+      original: (name) => `原文：${name}`, originalPage: (name, page) => `原文：${name}，第 ${page} 页`,
       opening: "正在打开简报…", loading: "加载中…", cantOpen: "无法打开该简报", cited: "引用段落：",
       endCited: " 引用段落结束。", opened: (title) => `已打开《${title}》，引用段落已高亮。`,
       wrong: "出错了。",
@@ -354,7 +356,17 @@
     let opener = null;
     let request = 0; // a later open (or a close) makes an earlier, slower one drop its result
 
-    async function open(bulletinId, start, end, from) {
+    /** A link to the file the bulletin was read from, when its text was extracted (a PDF opens at the page). */
+    function originalLink(bulletinId, ref) {
+      if (!ref.text_source || ref.text_source === ref.source) return null;
+      const name = ref.source.split("/").pop();
+      const page = Number.isInteger(ref.page) ? ref.page : null;
+      const href = `${API}/bulletins/${encodeURIComponent(bulletinId)}/original${page ? `#page=${page}` : ""}`;
+      return h("a", { class: "original", href, target: "_blank", rel: "noopener" },
+               page ? T.originalPage(name, page) : T.original(name));
+    }
+
+    async function open(bulletinId, start, end, from, ref = {}) {
       const mine = ++request;
       opener = from;
       ui.head.inert = ui.conversation.inert = true; // the source view covers them
@@ -374,12 +386,13 @@
         return;
       }
       if (mine !== request) return;
-      // Offsets are positions in the source file; the bulletin's text starts at b.char_start.
+      // Offsets are positions in the text file (the source, or the text extracted from a PDF, web page or Word
+      // file); the bulletin's text starts at b.char_start.
       const [before, cited, after] = splitAt(b.text, start - b.char_start, end - b.char_start);
       const mark = h("mark", {}, cited);
       ui.sourceTitle.textContent = b.title;
-      ui.sourceMeta.replaceChildren(...[b.date && h("time", { datetime: b.date }, formatDate(b.date)), b.source]
-        .filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
+      ui.sourceMeta.replaceChildren(...[b.date && h("time", { datetime: b.date }, formatDate(b.date)),
+        originalLink(bulletinId, ref) || b.source].filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
       ui.sourceText.replaceChildren(before, srOnly(T.cited), mark, srOnly(T.endCited), after);
       ui.sourceStatus.textContent = T.opened(b.title);
       scrollWithin(ui.sourceText, mark, "center");
@@ -398,8 +411,8 @@
     return {
       open, close,
       isOpen: () => !ui.sourceView.hidden,
-      openCitation: (c, from) => open(c.bulletin_id, c.char_start, c.char_end, from),
-      openPassage: (p, from) => open(p.bulletin_id, p.char_start, p.char_end, from),
+      openCitation: (c, from) => open(c.bulletin_id, c.char_start, c.char_end, from, c),
+      openPassage: (p, from) => open(p.bulletin_id, p.char_start, p.char_end, from, p),
     };
   }
 
