@@ -130,6 +130,16 @@ class Settings:
         """Where the text extracted from PDF, HTML and Word files is kept (rebuilt from the sources)."""
         return Path(self.index) / "extracted"
 
+    def path_of(self, source: str) -> Path:
+        """The file on disk behind a ``source`` or ``text_source`` as users see it: ``seeds/...``
+        under the seeds folder, ``uploads/...`` under the uploads folder, ``index/extracted/...``
+        under the index's extracted text. (Names never carry server paths; this maps them back.)"""
+        for label, folder in (("index/extracted/", self.extracted), ("seeds/", Path(self.seeds)),
+                              ("uploads/", Path(self.uploads))):
+            if source.startswith(label):
+                return folder / source.removeprefix(label)
+        raise ValueError(f"not a source of this corpus: {source}")
+
     @property
     def model_path(self) -> str:
         return default_model() if self.model in ("", DEFAULT_MODEL) else self.model

@@ -64,9 +64,9 @@ def _labelled(files: list[SourceFile], label: str) -> list[SourceFile]:
 
 
 def relabel_extracted(f: SourceFile) -> SourceFile:
-    """A PDF, web page or Word file's extracted text shown relative to the index folder
-    (``extracted/name-hash.txt``), never as a server path."""
-    return replace(f, extracted_source=f"extracted/{f.extracted_path.name}") if f.extracted_path else f
+    """A PDF, web page or Word file's extracted text shown as ``index/extracted/name-hash.txt``
+    (under the index folder, wherever it is), never as a server path."""
+    return replace(f, extracted_source=f"index/extracted/{f.extracted_path.name}") if f.extracted_path else f
 
 
 @dataclass

@@ -50,7 +50,7 @@ def test_a_pdf_upload_answers_with_its_page_and_serves_the_original(client):
     assert "Three Gorges" in answer["answer"]
     (cited,) = [c for c in answer["citations"] if "Three Gorges" in c["quote"]]
     assert cited["page"] == 2 and cited["source"] == bulletin["source"] and cited["text_source"] != cited["source"]
-    text = (PROJECT_ROOT / Path(cited["text_source"])).read_bytes().decode("utf-8")
+    text = client.settings.path_of(cited["text_source"]).read_bytes().decode("utf-8")
     assert text[cited["char_start"]:cited["char_end"]] == cited["quote"]
     original = client.get(f"/bulletins/{bulletin['id']}/original")
     assert original.status_code == 200 and original.content == data
@@ -58,7 +58,7 @@ def test_a_pdf_upload_answers_with_its_page_and_serves_the_original(client):
     assert original.headers["content-disposition"].startswith("inline")
     removed = client.delete(f"/bulletins/{bulletin['id']}", headers=AUTH)
     assert removed.status_code == 200
-    assert not (PROJECT_ROOT / Path(cited["text_source"])).exists()  # its extracted text goes with it
+    assert not client.settings.path_of(cited["text_source"]).exists()  # its extracted text goes with it
 
 
 def test_html_and_word_uploads(client):
