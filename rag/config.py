@@ -21,6 +21,7 @@ def available_cores() -> int:
 
 
 MODES = ("hybrid", "dense", "bm25")
+ANSWERERS = ("heuristic", "model")
 
 
 def default_model() -> str:
@@ -46,6 +47,13 @@ class Settings:
     # `rag eval --mode all --calibrate`: the hybrid-mode threshold with the best abstention F1
     # is 0.4284 (F1 60.6%, accuracy 85.2%, the same leave-one-out); see eval/calibrate.py.
     abstain_threshold: float = 0.43
+    # The answer step: "heuristic" (rag/answer.py) or "model" (rag/answer_model.py: the trained
+    # cross-encoder rescores the heuristic's best ``answer_candidates`` sentences and abstains
+    # below ``model_threshold``, its best answer probability; calibration in rag/models/MODEL_CARD.md).
+    answerer: str = "heuristic"
+    answer_candidates: int = 8
+    model_threshold: float = 0.5
+    span_threshold: float = 0.1  # the model's short answer is given only when P(start) * P(end) reaches this
     query_threads: int = 1
     index_threads: int = 0  # 0: one per CPU core
     batch_size: int = 16
@@ -86,6 +94,10 @@ class Settings:
             raise QueryError("RAG_CHUNK_TOKENS must be at least 16")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
             raise QueryError("RAG_CHUNK_OVERLAP must be between 0 and RAG_CHUNK_TOKENS - 1")
+        if self.answerer not in ANSWERERS:
+            raise QueryError(f"RAG_ANSWERER must be one of {', '.join(ANSWERERS)}")
+        if self.answer_candidates < 1:
+            raise QueryError("RAG_ANSWER_CANDIDATES must be at least 1")
         if self.backend not in ("auto", "fp32", "bf16", "onnx-int8"):
             raise QueryError("RAG_BACKEND must be auto, fp32, bf16 or onnx-int8")
         return self
