@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=0.06, help="share of the steps spent warming up")
     parser.add_argument("--max-pairs", type=int, help="train on about N pairs: the pairs of randomly drawn questions")
     parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--steps", type=int, help="steps of the schedule (default: --epochs over the pairs); "
+                        "may be changed on --resume to end the decay sooner on a slow machine")
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this much training time")
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     lengths = np.array([len(e.ids) for e in tokenizer.encode_batch(
         [f"{p.question} {p.context} {p.sentence}" for p in pairs], add_special_tokens=False)])
     per_epoch = -(-len(pairs) // args.batch_size)
-    total = max(1, int(per_epoch * args.epochs))
+    total = args.steps or max(1, int(per_epoch * args.epochs))
     model = build_model(args.layers)
     # The word embeddings (half of the weights) stay as trained: updating 30k rows with AdamW every
     # step costs as much as a layer, and a few thousand steps would only move the rows they see.
