@@ -52,7 +52,7 @@ class Settings:
     # below ``model_threshold``, its best answer probability; calibration in rag/models/MODEL_CARD.md).
     answerer: str = "heuristic"
     answer_candidates: int = 8
-    model_threshold: float = 0.5
+    model_threshold: float = 0.37
     span_threshold: float = 0.1  # the model's short answer is given only when P(start) * P(end) reaches this
     query_threads: int = 1
     index_threads: int = 0  # 0: one per CPU core
