@@ -41,6 +41,7 @@ class Suite:
     seeds: Path | None  # the generated corpus folder; ``None``: the configured seeds
     doc_keys: dict[str, str] | None  # corpus file name -> document key; ``None``: bulletin titles
     retrieval_only: bool = False
+    remove_gold: bool = False  # ask each question without its gold bulletins: it should be refused
 
     def doc_key(self, title: str, source: str) -> str:
         """The key a retrieved bulletin is scored by (its title, or the generated file's document id)."""

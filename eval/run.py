@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -18,6 +19,7 @@ from rag.config import MODES, Settings
 from rag.corpus import read_text
 from rag.engine import Engine, load_embedder
 from rag.progress import ProgressBar
+from rag.retrieval import Filters
 
 from . import calibrate, datasets, metrics, report
 
@@ -27,6 +29,9 @@ RANK_DEPTH = 10  # documents scored by recall@k, MRR and nDCG
 
 def run(args, settings: Settings, embedder=None) -> int:
     modes = list(MODES) if args.mode == "all" else [args.mode]
+    answerers = [a.strip() for a in (getattr(args, "answerer", None) or settings.answerer).split(",") if a.strip()]
+    if "model" in answerers:  # the engine loads the model once; each question says which answerer
+        settings = settings.with_(answerer="model")
     embedder = embedder or load_embedder(settings)
     started = time.perf_counter()
     result: dict = {"modes": modes, "abstain_threshold": settings.abstain_threshold,
@@ -52,12 +57,15 @@ def run(args, settings: Settings, embedder=None) -> int:
                        "modes": {}, "by_kind": {}, "by_lang": {}}
             texts: dict[str, str] = {}
             for mode in modes:
-                records = [evaluate_question(engine, suite, q, mode, texts)
-                           for q in tqdm(suite.questions, desc=f"{suite.name} {mode}", unit="q", file=sys.stderr)]
-                section["modes"][mode] = summarize(records, suite.retrieval_only)
-                section["by_kind"][mode] = _by_kind(records, suite.retrieval_only)
-                section["by_lang"][mode] = _by_group(records, suite.retrieval_only, "lang")
-                details += [{"suite": suite.name, **r} for r in records]
+                for answerer in answerers:  # a column per mode, or per mode and answerer
+                    column = mode if len(answerers) == 1 else f"{mode}+{answerer}"
+                    records = [evaluate_question(engine, suite, q, mode, texts, answerer)
+                               for q in tqdm(suite.questions, desc=f"{suite.name} {column}", unit="q",
+                                             file=sys.stderr)]
+                    section["modes"][column] = summarize(records, suite.retrieval_only)
+                    section["by_kind"][column] = _by_kind(records, suite.retrieval_only)
+                    section["by_lang"][column] = _by_group(records, suite.retrieval_only, "lang")
+                    details += [{"suite": suite.name, "answerer": answerer, **r} for r in records]
             if getattr(args, "calibrate", False) and suite.name == "own":
                 result["calibration"] = _calibrate(engine, suite, modes, settings)
             result["suites"][suite.name] = section
@@ -87,23 +95,32 @@ def _suites(args, tmp: Path) -> list[datasets.Suite]:
     if getattr(args, "squad", None):
         questions, keys = datasets.load_squad(args.squad, tmp / "squad" / "corpus")
         suites.append(datasets.Suite("squad", str(args.squad), questions, tmp / "squad" / "corpus", keys))
+        if getattr(args, "squad_remove_gold", False):
+            # The same questions, each asked of the corpus without its gold paragraph: to be refused.
+            suites.append(datasets.Suite("squad-no-gold", str(args.squad), questions, tmp / "squad" / "corpus", keys,
+                                         remove_gold=True))
     if getattr(args, "beir", None):
         questions, keys = datasets.load_beir(args.beir, tmp / "beir" / "corpus")
         suites.append(datasets.Suite("beir", str(args.beir), questions, tmp / "beir" / "corpus", keys,
                                      retrieval_only=True))
-    return [datasets.Suite(s.name, s.source, datasets.sample(s.questions, n)[:limit], s.seeds, s.doc_keys,
-                           s.retrieval_only) for s in suites]
+    return [replace(s, questions=datasets.sample(s.questions, n)[:limit]) for s in suites]
 
 
 def evaluate_question(engine: Engine, suite: datasets.Suite, q: datasets.Question, mode: str,
-                      texts: dict[str, str]) -> dict:
+                      texts: dict[str, str], answerer: str | None = None) -> dict:
     """One question in one mode: its retrieval ranks, and unless retrieval-only, its answer's scores.
 
-    ``texts`` caches the cited files as read from disk, by source.
+    ``texts`` caches the cited files as read from disk, by source. In a ``remove_gold`` suite the
+    question is asked of every bulletin but its gold ones, and counts as unanswerable.
     """
+    filters = Filters()
+    if suite.remove_gold:
+        filters = Filters(bulletin_ids=frozenset(b.id for b in engine.bulletins.values()
+                                                 if suite.doc_key(b.title, b.source) not in q.relevant))
+        q = replace(q, answers=(), answerable=False, relevant={})
     record: dict = {"id": q.id, "mode": mode, "kind": q.kind, "lang": q.lang, "answerable": q.answerable}
     t0 = time.perf_counter()
-    passages, _, _ = engine.search(q.text, top_k=RETRIEVAL_TOP_K, mode=mode)
+    passages, _, _ = engine.search(q.text, top_k=RETRIEVAL_TOP_K, mode=mode, filters=filters)
     search_ms = (time.perf_counter() - t0) * 1000
     if q.relevant:
         ranked = metrics.dedupe(suite.doc_key(p.title, p.source) for p in passages)[:RANK_DEPTH]
@@ -114,7 +131,7 @@ def evaluate_question(engine: Engine, suite: datasets.Suite, q: datasets.Questio
         record["latency_ms"] = round(search_ms, 2)
         return record
     t0 = time.perf_counter()
-    answer = engine.ask(q.text, mode=mode)
+    answer = engine.ask(q.text, mode=mode, filters=filters, answerer=answerer)
     record["latency_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     quotes = [c.quote for c in answer.citations]
     record.update(abstained=answer.abstained, span=answer.span, citations=len(quotes),

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import MODES, Settings
+from .config import ANSWERERS, MODES, Settings
 from .errors import RagError
 from .progress import ProgressBar
 
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--explain", action="store_true", help="show each candidate sentence's score")
+    p.add_argument("--answerer", choices=ANSWERERS, help="heuristic or model (env RAG_ANSWERER)")
     p.set_defaults(run=_ask)
 
     p = sub.add_parser("serve", help="run the HTTP API and the chat widget")
@@ -76,12 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate at most this many questions")
     p.add_argument("--sample", type=int, help="draw this many questions with random.Random(0) (default all)")
     p.add_argument("--calibrate", action="store_true", help="also fit the abstention threshold")
+    p.add_argument("--answerer", help="heuristic, model, or both side by side: heuristic,model")
+    p.add_argument("--squad-remove-gold", action="store_true",
+                   help="also ask the SQuAD questions without their gold paragraph (they should be refused)")
     p.set_defaults(run=_eval)
     return parser
 
 
 def _settings(args) -> Settings:
-    return Settings.from_env(seeds=args.seeds, index=args.index, model=getattr(args, "model", None))
+    answerer = getattr(args, "answerer", None)
+    return Settings.from_env(seeds=args.seeds, index=args.index, model=getattr(args, "model", None),
+                             answerer=answerer if answerer in ANSWERERS else None)
 
 
 def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):

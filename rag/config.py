@@ -34,6 +34,7 @@ FITTED_THRESHOLDS = {DEFAULT_MODEL: 0.43, MULTILINGUAL_MODEL: 0.5564}
 # matching part and sits in a lower band: they get a threshold of their own. MiniLM cannot read
 # them (hit 17% on eval/questions-zh.jsonl): its English threshold stands.
 FITTED_CROSS_LINGUAL_THRESHOLDS = {DEFAULT_MODEL: 0.43, MULTILINGUAL_MODEL: 0.5374}
+ANSWERERS = ("heuristic", "model")
 
 
 def default_model() -> str:
@@ -61,6 +62,13 @@ class Settings:
     # the same leave-one-out); see eval/calibrate.py.
     abstain_threshold: float | None = None
     cross_lingual_threshold: float | None = None  # for questions not in English; None: fitted for the model
+    # The answer step: "heuristic" (rag/answer.py) or "model" (rag/answer_model.py: the trained
+    # cross-encoder rescores the heuristic's best ``answer_candidates`` sentences and abstains
+    # below ``model_threshold``, its best answer probability; calibration in rag/models/MODEL_CARD.md).
+    answerer: str = "heuristic"
+    answer_candidates: int = 4  # SQuAD-13: 2, 4 and 8 pick as well (eval/answer_sweep.py); the model's cost grows with it
+    model_threshold: float = 0.37
+    span_threshold: float = 0.1  # the model's short answer is given only when P(start) * P(end) reaches this
     query_threads: int = 1
     index_threads: int = 0  # 0: one per CPU core
     batch_size: int = 16
@@ -112,6 +120,10 @@ class Settings:
             raise QueryError("RAG_CHUNK_TOKENS must be at least 16")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
             raise QueryError("RAG_CHUNK_OVERLAP must be between 0 and RAG_CHUNK_TOKENS - 1")
+        if self.answerer not in ANSWERERS:
+            raise QueryError(f"RAG_ANSWERER must be one of {', '.join(ANSWERERS)}")
+        if self.answer_candidates < 1:
+            raise QueryError("RAG_ANSWER_CANDIDATES must be at least 1")
         if self.backend not in ("auto", "fp32", "bf16", "onnx-int8"):
             raise QueryError("RAG_BACKEND must be auto, fp32, bf16 or onnx-int8")
         return self

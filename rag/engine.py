@@ -15,7 +15,8 @@ import numpy as np
 
 from . import indexing, store
 from .answer import compose_answer, score_sentences, select_sentences
-from .config import MODES, Settings
+from .answer_model import AnswerModel, judge_candidates, model_span, select_by_model
+from .config import ANSWERERS, MODES, PROJECT_ROOT, Settings
 from .corpus import SourceFile, read_corpus
 from .embedding import Embedder
 from .errors import CorpusError, IndexStateError, NotFoundError, QueryError
@@ -38,6 +39,13 @@ def load_embedder(settings: Settings) -> Embedder:
     return Embedder(settings.model_path, backend=settings.backend, batch_size=settings.batch_size,
                     query_threads=settings.query_threads, index_threads=settings.index_threads,
                     name=settings.model_name, cache_dir=Path(settings.index) / "models")
+
+
+def load_answer_model(settings: Settings) -> AnswerModel | None:
+    """The trained answer model when the settings ask for it (loaded once per engine family)."""
+    if settings.answerer != "model":
+        return None
+    return AnswerModel(threads=settings.query_threads, span_threshold=settings.span_threshold)
 
 
 def read_sources(settings: Settings) -> list[SourceFile]:
@@ -79,11 +87,12 @@ class OpenReport:
 class Engine:
     def __init__(self, settings: Settings, embedder: Embedder, files: list[SourceFile],
                  stored: StoredIndex, vector_index, *, lexical: LexicalIndex | None = None,
-                 verified: int = 0):
+                 verified: int = 0, answer_model: AnswerModel | None = None):
         """``lexical``: the BM25 index of ``stored`` if already built; ``verified``: how many of
         its sentences are known to slice out of their files (the rest are checked)."""
         self.settings = settings
         self.embedder = embedder
+        self.answer_model = answer_model or load_answer_model(settings)
         self.files = {f.source: f for f in files}
         self.stored = stored
         self.bulletins = {b.id: b for b in stored.bulletins}
@@ -110,6 +119,7 @@ class Engine:
         disk (live updates).
         """
         started = time.perf_counter()
+        shared = {"answer_model": current.answer_model} if current else {}
         files = read_sources(settings) if files is None else files
         embedder = embedder or load_embedder(settings)
         expected = indexing.manifest_for(settings, files)
@@ -130,7 +140,7 @@ class Engine:
                 reason = "the embedding backend changed"
         if not reason:
             try:
-                engine = cls(settings, embedder, files, *loaded)
+                engine = cls(settings, embedder, files, *loaded, **shared)
                 return engine, OpenReport(False, "", time.perf_counter() - started)
             except IndexStateError as exc:  # records that no longer slice out of the files
                 log.warning("the index in %s is broken, rebuilding it: %s", settings.index, exc)
@@ -138,16 +148,18 @@ class Engine:
         if rebuild and not reuse:
             previous = None
         try:
-            engine, reason = cls._rebuilt(settings, embedder, files, previous, loaded, reason, progress)
+            engine, reason = cls._rebuilt(settings, embedder, files, previous, loaded, reason, progress, shared)
         except _RecordsMismatch as exc:
             if previous is None:
                 raise
             log.warning("the previous index of %s failed a check (%s): building from scratch", settings.index, exc)
-            engine, reason = cls._rebuilt(settings, embedder, files, None, None, f"{reason}; {exc}", progress)
+            engine, reason = cls._rebuilt(settings, embedder, files, None, None, f"{reason}; {exc}", progress,
+                                          shared)
         return engine, OpenReport(True, reason, time.perf_counter() - started)
 
     @classmethod
-    def _rebuilt(cls, settings, embedder, files, previous, loaded, reason, progress) -> tuple["Engine", str]:
+    def _rebuilt(cls, settings, embedder, files, previous, loaded, reason, progress,
+                 shared: dict) -> tuple["Engine", str]:
         """An engine over a new index generation: ``previous`` plus the added files when that is
         possible, else built anew reusing what ``previous`` holds (nothing if ``None``)."""
         if previous is not None and reason == "the bulletins changed":
@@ -155,11 +167,11 @@ class Engine:
             if added and indexing.can_append(settings, previous, loaded[1], added):
                 log.info("appending %d new files to the index in %s", len(added), settings.index)
                 stored, vector_index = indexing.append(settings, previous, loaded[1], added, embedder)
-                engine = cls(settings, embedder, files, stored, vector_index)
+                engine = cls(settings, embedder, files, stored, vector_index, **shared)
                 return engine, f"{reason}: {len(added)} new file{'s' * (len(added) != 1)} appended"
         log.info("building the index in %s: %s", settings.index, reason)
         stored, vector_index = indexing.build(settings, files, embedder, previous, progress)
-        return cls(settings, embedder, files, stored, vector_index), reason
+        return cls(settings, embedder, files, stored, vector_index, **shared), reason
 
     def with_files(self, files: list[SourceFile]) -> tuple["Engine", OpenReport]:
         """A new engine that also holds ``files`` (new sources), appended to the index on disk when
@@ -173,7 +185,7 @@ class Engine:
         added = grown.chunk_terms[len(stored.chunks):]
         engine = Engine(self.settings, self.embedder, [*self.files.values(), *files], grown, grown_index,
                         lexical=self.lexical.extended([t.split() for t in added]),
-                        verified=len(stored.sentences))
+                        verified=len(stored.sentences), answer_model=self.answer_model)
         return engine, OpenReport(False, "appended", time.perf_counter() - started)
 
     def _verify_offsets(self, start: int = 0) -> None:
@@ -217,9 +229,12 @@ class Engine:
         return [self._passage(i, score) for i, score in ranked], ranked, vector
 
     def ask(self, question: str, top_k: int | None = None, mode: str | None = None,
-            filters: Filters = Filters()) -> Answer:
-        """A cited extractive answer, or an abstention with the nearest passages."""
+            filters: Filters = Filters(), answerer: str | None = None) -> Answer:
+        """A cited extractive answer, or an abstention with the nearest passages.
+
+        ``answerer`` overrides the settings' (``rag eval`` compares both on one engine)."""
         started = time.perf_counter()
+        answerer = self._answerer(answerer)
         passages, ranked, vector = self.search(question, top_k, mode, filters)
         question = strip_blank(question)
         if vector is None:  # bm25 mode still scores sentences by meaning
@@ -230,13 +245,23 @@ class Engine:
         matching = _matching_question(question, lang)
         scored = score_sentences(matching, vector, ranked, stored.chunks, stored.sentences,
                                  stored.sentence_vectors, self.lexical, self.titles)
-        threshold = self.settings.abstain_threshold if lang == "en" else self.settings.cross_lingual_threshold
-        chosen = select_sentences(scored, stored.sentence_vectors, self.settings.max_sentences, threshold)
-        answer = compose_answer(matching, chosen, stored.sentences, self.bulletins, passages)
-        # The quotes stay English; another language's question gets a short span only where the
-        # kind of phrase it asks for is one the span picker knows.
-        spans = lang == "en" or span_question(question) is not None
-        answer = replace(answer, question=question, span=answer.span if spans else None, lang=lang)
+        if answerer == "model" and lang == "en":  # the model reads English questions only
+            verdict = judge_candidates(self.answer_model, question, scored, stored.sentences, self.titles,
+                                       self.settings.answer_candidates)
+            chosen = select_by_model(verdict, stored.sentence_vectors, self.settings.max_sentences,
+                                     self.settings.model_threshold)
+            answer = compose_answer(question, chosen, stored.sentences, self.bulletins, passages)
+            if chosen:
+                answer = replace(answer, span=model_span(verdict, stored.sentences))
+            answer = replace(answer, lang=lang)
+        else:
+            threshold = self.settings.abstain_threshold if lang == "en" else self.settings.cross_lingual_threshold
+            chosen = select_sentences(scored, stored.sentence_vectors, self.settings.max_sentences, threshold)
+            answer = compose_answer(matching, chosen, stored.sentences, self.bulletins, passages)
+            # The quotes stay English; another language's question gets a short span only where the
+            # kind of phrase it asks for is one the span picker knows.
+            spans = lang == "en" or span_question(question) is not None
+            answer = replace(answer, question=question, span=answer.span if spans else None, lang=lang)
         answer = replace(answer, citations=[self._located(c) for c in answer.citations])
         for citation in answer.citations:  # the invariant, checked on every answer
             text = self.files[citation.source].text
@@ -248,8 +273,10 @@ class Engine:
         return answer
 
     def explain(self, question: str, top_k: int | None = None, mode: str | None = None,
-                filters: Filters = Filters()) -> list[dict]:
-        """Each candidate sentence's score parts, best first (for tuning and ``rag ask --explain``)."""
+                filters: Filters = Filters(), answerer: str | None = None) -> list[dict]:
+        """Each candidate sentence's score parts, best first (for tuning and ``rag ask --explain``);
+        with the model answerer, its candidates in its order with probability, span and span logits."""
+        answerer = self._answerer(answerer)
         _, ranked, vector = self.search(question, top_k, mode, filters)
         if vector is None:
             vector = self.embedder.encode_query(strip_blank(question))
@@ -258,8 +285,28 @@ class Engine:
         scored = score_sentences(_matching_question(question, question_language(question)), vector,
                                  ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
                                  self.lexical, self.titles)
-        return [{"score": round(s.score, 4), "dense": round(s.dense, 4), "lexical": round(s.lexical, 4),
-                 "passage": round(s.passage, 4), "relevance": round(s.relevance, 4), "type_fit": s.type_fit, "text": stored.sentences[s.index].text} for s in scored]
+        rows = {s.index: {"score": round(s.score, 4), "dense": round(s.dense, 4), "lexical": round(s.lexical, 4),
+                          "passage": round(s.passage, 4), "relevance": round(s.relevance, 4), "type_fit": s.type_fit,
+                          "text": stored.sentences[s.index].text} for s in scored}
+        if answerer != "model":
+            return list(rows.values())
+        verdict = judge_candidates(self.answer_model, question, scored, stored.sentences, self.titles,
+                                   self.settings.answer_candidates)
+        out = []
+        for c, p in zip(verdict.candidates, verdict.scores):
+            text = stored.sentences[c.index].text
+            out.append({"probability": round(p.probability, 4), "span": text[p.span[0]:p.span[1]] if p.span else None,
+                        "span_confidence": round(p.span_confidence, 4), "start_logit": round(p.start_logit, 3),
+                        "end_logit": round(p.end_logit, 3), **rows[c.index]})
+        return out
+
+    def _answerer(self, answerer: str | None) -> str:
+        answerer = answerer or self.settings.answerer
+        if answerer not in ANSWERERS:
+            raise QueryError(f"unknown answerer {answerer!r}: use one of {', '.join(ANSWERERS)}")
+        if answerer == "model" and self.answer_model is None:
+            raise QueryError("the model answerer is not loaded: set RAG_ANSWERER=model")
+        return answerer
 
     # --- bulletins -------------------------------------------------------------------------
 

@@ -231,3 +231,8 @@ def _quantise(source: Path, target: Path) -> None:
         blocks.model.save_model_to_file(str(target), use_external_data_format=False)
     finally:
         root.setLevel(level)
+
+
+def quantise_int8(source: Path, target: Path) -> None:
+    """This module's int8 recipe for any BERT-shaped ONNX graph (the answer model's export uses it too)."""
+    _quantise(source, target)

@@ -1,0 +1,208 @@
+"""Training pairs for the answer model, made from SQuAD v1.1 (articles > paragraphs > questions).
+
+Each pair is (question, candidate sentence with its context: headline and previous sentence),
+labelled 1 when the sentence holds the gold answer (with the answer's character range inside
+it, for the span head) and 0 otherwise. Negatives: other sentences of the gold paragraph,
+hard ones from other paragraphs of the same article (ranked by BM25 against the question: the
+topic matches, the fact is elsewhere; what an open-domain search returns when the gold
+paragraph is missing), and made-unanswerable questions: an entity, number or year of the
+question that the answer sentence also says, swapped for another one from the same article,
+paired with the answer sentence (the topic matches, the fact does not).
+
+Sentences are cut with the project's splitter (rag/text.py) so they look like the ones the
+engine scores. Whole articles are held out for validation. Everything is drawn from one
+``random.Random(seed)``, so the same file and seed give the same pairs.
+
+    python -m eval.answer_data --squad ../shared/data/squad-v1.1-train/squad-v1.1-train.json \\
+        --out /tmp/answer-data --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rag.answer_model import context_text
+from rag.fileio import write_atomic
+from rag.lexical import LexicalIndex, terms
+from rag.text import split_sentences
+
+_YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b")
+_NUMBER = re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")
+_NAME = re.compile(r"\b[A-Z][\w'\-]+(?: (?:of |the |de )?[A-Z][\w'\-]+)*")
+
+
+@dataclass(frozen=True)
+class Pair:
+    qid: str
+    article: int
+    question: str
+    context: str  # headline | previous sentence
+    sentence: str
+    label: int
+    answer_start: int = -1  # character range of the answer inside ``sentence`` (positives)
+    answer_end: int = -1
+    kind: str = ""  # pos, para (same paragraph), hard (other paragraph), swap (perturbed question)
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    paragraph: int
+    text: str
+    previous: str
+
+
+def split_articles(n_articles: int, held_out: float, seed: int) -> tuple[list[int], list[int]]:
+    """Article indexes for training and for validation (whole articles, drawn with ``seed``)."""
+    order = list(range(n_articles))
+    random.Random(seed).shuffle(order)
+    n_val = max(1, round(n_articles * held_out)) if n_articles > 1 else 0
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_per_article: int = 16,
+                questions_per_paragraph: int = 2, para_negatives: int = 1, hard_negatives: int = 1,
+                swap_share: float = 0.3, validation: bool = False) -> list[Pair]:
+    """Pairs for the given articles. ``validation``: every sentence of the gold paragraph and
+    three hard negatives per question, so that selection can be scored over a whole paragraph."""
+    rng = random.Random(seed)
+    pairs: list[Pair] = []
+    for a in articles:
+        article = data[a]
+        title = article.get("title", "").replace("_", " ")
+        chosen = sorted(rng.sample(range(len(article["paragraphs"])),
+                                   min(paragraphs_per_article, len(article["paragraphs"]))))
+        sentences: list[_Sentence] = []
+        spans: dict[int, list[tuple[int, int]]] = {}
+        texts: dict[int, str] = {}
+        for p in chosen:
+            text = " ".join(article["paragraphs"][p]["context"].split())
+            texts[p] = text
+            spans[p] = split_sentences(text, 0, len(text))
+            previous = ""
+            for s, e in spans[p]:
+                sentences.append(_Sentence(p, text[s:e], previous))
+                previous = text[s:e]
+        lexical = LexicalIndex([s.text for s in sentences])
+        article_names = _names(" ".join(texts.values()))
+        for p in chosen:
+            qas = article["paragraphs"][p]["qas"]
+            picked = qas if validation else rng.sample(qas, min(questions_per_paragraph, len(qas)))
+            for qa in picked:
+                pairs += _pairs_for(qa, a, title, p, texts[p], spans[p], sentences, lexical, article_names, rng,
+                                    para_negatives=None if validation else para_negatives,
+                                    hard_negatives=3 if validation else hard_negatives,
+                                    swap=validation or rng.random() < swap_share)
+    return pairs
+
+
+def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, sentences, lexical,
+               article_names: dict[str, list[str]], rng: random.Random, *, para_negatives: int | None,
+               hard_negatives: int, swap: bool) -> list[Pair]:
+    answer = " ".join(qa["answers"][0]["text"].split())
+    where = text.find(answer) if answer else -1
+    if where < 0:
+        return []
+    gold = next((k for k, (s, e) in enumerate(spans) if s <= where and where + len(answer) <= e), None)
+    if gold is None:  # the answer crosses a sentence boundary
+        return []
+    question = " ".join(qa["question"].split())
+    qid = qa["id"]
+
+    def pair(k: int, label: int, kind: str, q: str = question, start: int = -1, end: int = -1) -> Pair:
+        s, e = spans[k]
+        previous = text[spans[k - 1][0]:spans[k - 1][1]] if k else ""
+        return Pair(qid, article, q, context_text(title, previous), text[s:e], label, start, end, kind)
+
+    start = where - spans[gold][0]
+    out = [pair(gold, 1, "pos", start=start, end=start + len(answer))]
+    others = [k for k in range(len(spans)) if k != gold]
+    if para_negatives is not None:
+        others = rng.sample(others, min(para_negatives, len(others)))
+    out += [pair(k, 0, "para") for k in others]
+    scores = lexical.scores(question)
+    ranked = [i for i in scores.argsort()[::-1].tolist() if sentences[i].paragraph != paragraph]
+    for i in ranked[:hard_negatives]:
+        s = sentences[i]
+        out.append(Pair(qid, article, question, context_text(title, s.previous), s.text, 0, kind="hard"))
+    if swap:
+        swapped = _swap(question, text[spans[gold][0]:spans[gold][1]], answer, article_names, rng)
+        if swapped:
+            out.append(pair(gold, 0, "swap", q=swapped))
+    return out
+
+
+def _names(text: str) -> dict[str, list[str]]:
+    """Entities of an article by kind: years, other numbers, capitalised names (sorted, unique)."""
+    years = set(_YEAR.findall(text))
+    numbers = {n for n in _NUMBER.findall(text) if n not in years}
+    found = _NAME.findall(text)
+    counts = {m: found.count(m) for m in set(found)}
+    # A capitalised word seen once is often just a sentence's first word ("For", "Level").
+    names = {m for m, n in counts.items() if len(m) > 2 and (n > 1 or " " in m) and terms(m)}
+    return {"year": sorted(years), "number": sorted(numbers), "name": sorted(names)}
+
+
+def _swap(question: str, sentence: str, answer: str, article_names: dict[str, list[str]],
+          rng: random.Random) -> str | None:
+    """The question with one entity that the answer sentence also says replaced by another of the
+    same kind from the article that the sentence does not say; None when there is none to swap."""
+    found = []
+    for kind, pattern in (("year", _YEAR), ("number", _NUMBER), ("name", _NAME)):
+        for m in pattern.finditer(question):
+            phrase = m.group(0)
+            if m.start() == 0 and kind == "name" and " " not in phrase:
+                continue  # a capitalised first word is usually just the start of the question
+            if phrase in sentence and phrase not in answer and set(terms(phrase)):
+                found.append((kind, m.start(), m.end(), phrase))
+    rng.shuffle(found)
+    for kind, start, end, phrase in found:
+        options = [x for x in article_names[kind] if x != phrase and x not in sentence and x not in question
+                   and not set(terms(x)) & set(terms(sentence))]
+        if options:
+            return question[:start] + rng.choice(options) + question[end:]
+    return None
+
+
+def write_pairs(pairs: list[Pair], path: Path) -> None:
+    write_atomic(path, "".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in pairs).encode("utf-8"))
+
+
+def read_pairs(path: Path) -> list[Pair]:
+    with open(path, encoding="utf-8") as handle:
+        return [Pair(**json.loads(line)) for line in handle if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.answer_data", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--squad", type=Path, required=True, help="SQuAD v1.1 training JSON")
+    parser.add_argument("--out", type=Path, required=True, help="folder for train.jsonl and val.jsonl")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--held-out", type=float, default=0.05, help="share of articles kept for validation")
+    parser.add_argument("--paragraphs-per-article", type=int, default=16)
+    parser.add_argument("--questions-per-paragraph", type=int, default=2)
+    parser.add_argument("--val-paragraphs-per-article", type=int, default=4)
+    parser.add_argument("--swap-share", type=float, default=0.3, help="share of questions also made unanswerable")
+    args = parser.parse_args(argv)
+    data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
+    train_ids, val_ids = split_articles(len(data), args.held_out, args.seed)
+    train = build_pairs(data, train_ids, args.seed, paragraphs_per_article=args.paragraphs_per_article,
+                        questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share)
+    val = build_pairs(data, val_ids, args.seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
+                      questions_per_paragraph=1, validation=True)
+    write_pairs(train, args.out / "train.jsonl")
+    write_pairs(val, args.out / "val.jsonl")
+    for name, pairs, ids in (("train", train, train_ids), ("val", val, val_ids)):
+        kinds = {k: sum(p.kind == k for p in pairs) for k in ("pos", "para", "hard", "swap")}
+        print(f"{name}: {len(ids)} articles, {len({p.qid for p in pairs})} questions, {len(pairs)} pairs {kinds}",
+              file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
