@@ -19,7 +19,7 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
 
 from conftest import SEEDS
-from test_serve import free_port, wait_ready
+from helpers import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from api.openai_compat import MODEL_ID
 from rag.chunking import count_tokens
 from rag.config import PROJECT_ROOT
 
-from test_serve import free_port
+from helpers import free_port
 
 IPCC = "Where did the IPCC release its Synthesis Report?"
 COMMITTEE = "Who leads the National Carbon Neutrality Science and Technology Expert Committee?"

@@ -5,39 +5,19 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 
 from rag.config import PROJECT_ROOT
 from rag.text import normalize
 
+from helpers import free_port, wait_ready
+
 pytestmark = pytest.mark.slow
+
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read()}")
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server not ready in time")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from rag.config import PROJECT_ROOT
 
 from conftest import SEEDS
-from test_serve import free_port, wait_ready
+from helpers import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 HEADER_TIMEOUT = 2

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from rag.config import PROJECT_ROOT
-from test_serve import free_port, wait_ready
+from helpers import free_port, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

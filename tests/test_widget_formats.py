@@ -16,7 +16,7 @@ from rag.config import PROJECT_ROOT
 
 from conftest import SEED_FILE
 from helpers_documents import pdf_bytes
-from test_serve import free_port, wait_ready
+from helpers import free_port, wait_ready
 from test_widget import ask, answers, browser, page, shoot  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
