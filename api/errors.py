@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import CorpusError, IndexStateError, NotFoundError, QueryError, RagError
+from rag.errors import CorpusError, IndexStateError, NotFoundError, QueryError, RagError, UnsupportedFileError
 from rag.live import ReadOnlyBulletinError
 
 log = logging.getLogger("api")
@@ -17,6 +17,7 @@ log = logging.getLogger("api")
 _STATUS = [
     (NotFoundError, 404, "not_found"),
     (ReadOnlyBulletinError, 409, "read_only"),
+    (UnsupportedFileError, 415, "unsupported_file_type"),
     (QueryError, 422, "invalid_request"),
     (CorpusError, 422, "invalid_bulletin"),
 ]

@@ -24,7 +24,8 @@ from .schemas import BulletinInfo
 # A web page served from this origin must not run its scripts here, nor load anything.
 _PAGE_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _TYPES = {".txt": "text/plain", ".md": "text/plain", ".html": "text/html", ".htm": "text/html",
-          ".pdf": "application/pdf"}
+          ".pdf": "application/pdf",
+          ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
 
 class _MultipartRoute(APIRoute):
@@ -51,7 +52,8 @@ def add_bulletin_file(file: UploadFile = File(...), live: LiveIndex = Depends(li
 
 
 @router.get("/bulletins/{bulletin_id}/original", responses={**ERRORS, 200: {"content": {
-    "application/octet-stream": {}}, "description": "the bulletin's original file"}}, response_class=FileResponse,
+    **{media: {} for media in sorted(set(_TYPES.values()))}, "application/octet-stream": {}},
+    "description": "the bulletin's original file"}}, response_class=FileResponse,
             summary="The original file a bulletin comes from (a PDF opens at a page with #page=N)")
 def original_file(bulletin_id: str, live: LiveIndex = Depends(live_index)) -> FileResponse:
     engine = live.engine

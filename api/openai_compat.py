@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from rag.chunking import count_tokens
+from rag.inputs import NOT_BLANK
 from rag.live import LiveIndex
 from rag.records import ChatAnswer
 
@@ -53,7 +54,7 @@ class CompletionMessage(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class CompletionRequest(BaseModel):
@@ -62,10 +63,18 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(..., examples=[MODEL_ID])
-    messages: list[CompletionMessage] = Field(..., min_length=1, max_length=50)
-    stream: bool | None = False
+    messages: list[CompletionMessage] = Field(
+        ..., min_length=1, max_length=50, description="at least one user turn with a question",
+        json_schema_extra={"contains": {"type": "object", "required": ["role", "content"], "properties": {
+            "role": {"const": "user"},
+            "content": {"anyOf": [{"type": "string", "pattern": NOT_BLANK},
+                                  {"type": "array", "minItems": 1, "contains": {
+                                      "type": "object", "required": ["type", "text"], "properties": {
+                                          "type": {"const": "text"}, "text": {"type": "string", "pattern": NOT_BLANK}}}}]}}}})
+    stream: StrictBool | None = False
     stream_options: StreamOptions | None = None
-    n: int | None = Field(None, description="only 1 is supported")
+    n: StrictInt | None = Field(None, description="only 1 is supported",
+                                json_schema_extra={"minimum": 1, "maximum": 1})  # others: 400, the protocol's error
 
 
 class ProtocolErrorDetail(BaseModel):
@@ -227,7 +236,9 @@ def get_model(model: str) -> dict:
     return _model()
 
 
-@router.post("/chat/completions", responses=ERRORS,
+@router.post("/chat/completions", responses={**ERRORS, 200: {
+                 "description": "a chat completion, or with stream: true its chunks as server-sent events",
+                 "content": {"application/json": {}, "text/event-stream": {}}}},
              summary="The answer to the last user message, as an OpenAI chat completion")
 async def chat_completions(body: CompletionRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Any:
     _refuse_unsupported(body)

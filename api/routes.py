@@ -122,7 +122,7 @@ def get_bulletin(bulletin_id: str, live: LiveIndex = Depends(live_index)) -> Bul
 
 
 @router.post("/bulletins", response_model=BulletinInfo, status_code=201, responses={**ERRORS, 401: {"model": ErrorBody},
-             403: {"model": ErrorBody}}, dependencies=[Depends(require_api_key)], summary="Add a bulletin",
+             403: {"model": ErrorBody}, 415: {"model": ErrorBody}}, dependencies=[Depends(require_api_key)], summary="Add a bulletin",
              description=UPLOAD_DESCRIPTION, openapi_extra=UPLOAD_BODY)
 def add_bulletin(body: NewBulletin, live: LiveIndex = Depends(live_index)) -> BulletinInfo:
     date = body.date.isoformat() if body.date else None

@@ -19,3 +19,7 @@ class QueryError(RagError):
 
 class NotFoundError(RagError):
     """A bulletin id that does not exist."""
+
+
+class UnsupportedFileError(QueryError):
+    """A file of a kind the corpus does not read (by its extension)."""

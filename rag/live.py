@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .corpus import SUFFIXES, read_source
 from .engine import Engine, read_sources, relabel_extracted, upload_source
-from .errors import QueryError
+from .errors import QueryError, UnsupportedFileError
 from .fileio import remove_durably, remove_stale_temporaries, write_atomic
 from .inputs import check_encodable, has_visible
 from .records import Bulletin
@@ -61,7 +61,7 @@ class LiveIndex:
         index it as one bulletin, and return its record; a file with no text to cite is refused."""
         stem, suffix = Path(filename or "").stem, Path(filename or "").suffix.lower()
         if suffix not in SUFFIXES:
-            raise QueryError(f"unsupported file type {suffix or '(none)'}: send one of {', '.join(SUFFIXES)}")
+            raise UnsupportedFileError(f"unsupported file type {suffix or '(none)'}: send one of {', '.join(SUFFIXES)}")
         if not data.strip():
             raise QueryError("the uploaded file is empty")
         name = _file_name(stem.replace("-", " ").replace("_", " "), data, None)
