@@ -93,11 +93,15 @@ def select_sentences(scored: list[ScoredSentence], sentence_vectors: np.ndarray,
             break
         if candidate.relevance < threshold:
             continue
-        similarity = max(float(sentence_vectors[candidate.index].astype(np.float32)
-                               @ sentence_vectors[c.index].astype(np.float32)) for c in chosen)
-        if similarity < REDUNDANT_COSINE:
+        if not redundant(candidate.index, [c.index for c in chosen], sentence_vectors, REDUNDANT_COSINE):
             chosen.append(candidate)
     return chosen
+
+
+def redundant(index: int, chosen: list[int], sentence_vectors: np.ndarray, cosine: float) -> bool:
+    """Whether sentence ``index`` says nearly what one of ``chosen`` already says."""
+    vector = sentence_vectors[index].astype(np.float32)
+    return max(float(vector @ sentence_vectors[c].astype(np.float32)) for c in chosen) >= cosine
 
 
 def compose_answer(question: str, chosen: list[ScoredSentence], sentences: list[Sentence],

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .answer import redundant
+
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "answer-minilm.onnx"
 MAX_TOKENS = 96  # the whole input; the sentence keeps its tokens first, then the question, then the context
 MAX_QUESTION_TOKENS = 24
@@ -130,7 +132,7 @@ class AnswerModel:
     """The ONNX answer model and its tokenizer, loaded once and shared by every question."""
 
     def __init__(self, path: Path | str = MODEL_FILE, threads: int = 1, span_threshold: float = 0.1):
-        import onnxruntime as ort
+        from .onnx_backend import cpu_session  # onnxruntime loads with the model, not at import
 
         path = Path(path)
         if not path.is_file():
@@ -138,12 +140,7 @@ class AnswerModel:
 
             raise IndexStateError(f"the answer model {path} is missing: reinstall the package or set "
                                   f"RAG_ANSWERER=heuristic")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(path, threads)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = load_tokenizer()
         self.span_threshold = span_threshold
@@ -231,9 +228,7 @@ def select_by_model(verdict: ModelVerdict, sentence_vectors: np.ndarray, max_sen
     for candidate, score in zip(verdict.candidates[1:], verdict.scores[1:]):
         if len(chosen) >= max_sentences or score.probability < floor:
             break
-        similarity = max(float(sentence_vectors[candidate.index].astype(np.float32)
-                               @ sentence_vectors[c.index].astype(np.float32)) for c in chosen)
-        if similarity < redundant_cosine:
+        if not redundant(candidate.index, [c.index for c in chosen], sentence_vectors, redundant_cosine):
             chosen.append(candidate)
     return chosen
 

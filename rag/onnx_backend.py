@@ -70,6 +70,19 @@ def cached(model_path: str, cache_dir: Path) -> tuple[Path, Path] | None:
     return (plain, quantised) if plain.is_file() and quantised.is_file() else None
 
 
+
+def cpu_session(path: Path, threads: int):
+    """An ONNX Runtime session on the CPU with ``threads`` intra-op threads that do not spin."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    # Busy-waiting threads steal the other core from the process next door on a shared machine.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
 class OnnxEncoder:
     """Runs an ONNX copy with the model's own tokenizer (``tokenizer.json``) and maximum length.
 
@@ -78,16 +91,9 @@ class OnnxEncoder:
     """
 
     def __init__(self, onnx_path: Path, model_path: str, threads: int):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        # Busy-waiting threads steal the other core from the process next door on a shared machine.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(onnx_path, threads)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
         self._tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
