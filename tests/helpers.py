@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 
@@ -27,3 +29,17 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 300) -> Non
             pass
         time.sleep(0.2)
     raise AssertionError("server not ready in time")
+
+
+@contextmanager
+def rag_serve(*args: str, env: dict | None = None, cwd=None):
+    """A real `rag serve` on a free loopback port with ``args``; yields the port once it is ready."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(30)

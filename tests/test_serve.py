@@ -13,7 +13,7 @@ import pytest
 from rag.config import PROJECT_ROOT
 from rag.text import normalize
 
-from helpers import free_port, wait_ready
+from helpers import rag_serve
 
 pytestmark = pytest.mark.slow
 
@@ -22,17 +22,8 @@ README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    index = tmp_path_factory.mktemp("serve-index")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
+    with rag_serve("--index", str(tmp_path_factory.mktemp("serve-index")), cwd=PROJECT_ROOT) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def readme_commands(prefix: str) -> list[str]:

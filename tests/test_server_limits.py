@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 
 import httpx
@@ -16,7 +14,7 @@ import pytest
 from rag.config import PROJECT_ROOT
 
 from conftest import SEEDS
-from helpers import free_port, wait_ready
+from helpers import rag_serve
 
 pytestmark = pytest.mark.slow
 HEADER_TIMEOUT = 2
@@ -26,19 +24,11 @@ HEADER_TIMEOUT = 2
 def port(tmp_path_factory):
     root = tmp_path_factory.mktemp("limits-server")
     shutil.copytree(SEEDS, root / "seeds")
-    port = free_port()
     env = {**os.environ, "RAG_HEADER_TIMEOUT": str(HEADER_TIMEOUT), "RAG_RATE_LIMIT_PER_MINUTE": "3",
            "RAG_MAX_HEADER_BYTES": "16384"}
     env.pop("RAG_TRUSTED_PROXIES", None)
-    process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--seeds",
-                                str(root / "seeds"), "--index", str(root / "index")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT, env=env)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
+    with rag_serve("--seeds", str(root / "seeds"), "--index", str(root / "index"), env=env, cwd=PROJECT_ROOT) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def exchange(port: int, raw: bytes, timeout: float = 10) -> bytes:
