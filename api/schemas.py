@@ -107,7 +107,7 @@ UPLOAD_DESCRIPTION = ("JSON (title, text) or a file as `multipart/form-data` in 
                       "with no text to cite (an encrypted or scanned PDF, a page with no main text) answers 422.")
 # The multipart form beside the JSON body (api/files.py serves it; the JSON body is NewBulletin's).
 UPLOAD_BODY = {"requestBody": {"content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"],
+    "type": "object", "required": ["file"], "additionalProperties": False,
     "properties": {"file": {"type": "string", "format": "binary", "description": "the bulletin file"}}}}}}}
 
 
