@@ -110,7 +110,7 @@ def chat_answer(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAns
 @router.get("/bulletins", dependencies=READ, response_model=list[BulletinInfo],
             summary="Every bulletin: id, title, date, source, size")
 def list_bulletins(live: LiveIndex = Depends(live_index)) -> list[BulletinInfo]:
-    return [_info(b) for b in live.engine.stored.bulletins]
+    return [_info(b) for b in live.engine.index.bulletins]
 
 
 @router.get("/bulletins/{bulletin_id}", dependencies=READ, response_model=BulletinText, responses=ERRORS,
@@ -144,7 +144,7 @@ def healthz() -> dict:
 @router.get("/readyz", response_model=Ready, summary="The index is loaded")
 def readyz(live: LiveIndex = Depends(live_index)) -> Ready:
     engine = live.engine
-    return Ready(ready=True, bulletins=len(engine.stored.bulletins), chunks=len(engine.stored.chunks),
+    return Ready(ready=True, bulletins=len(engine.index.bulletins), chunks=len(engine.index.chunks),
                  model=engine.settings.model_name)
 
 

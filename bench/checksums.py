@@ -17,10 +17,13 @@ from unittest import mock
 import numpy as np
 
 from rag import integrity, store
+from rag.config import Settings
+from rag.corpus_index import Index, StoredIndex
+from rag.manifest import Manifest, Recipe
 from rag.records import Bulletin, Chunk, Sentence
 
 
-def synthetic(chunks: int, dim: int = 384) -> store.StoredIndex:
+def synthetic(chunks: int, dim: int = 384) -> StoredIndex:
     rng = np.random.default_rng(0)
     bulletins_n, sentences_per_chunk = max(1, int(chunks * 0.678)), 4.6
     sentences_n = int(chunks * sentences_per_chunk)
@@ -32,8 +35,10 @@ def synthetic(chunks: int, dim: int = 384) -> store.StoredIndex:
     chunk_records = [Chunk(i, f"b{i % bulletins_n}", 0, 900, text * 5, tuple(range(i * per, i * per + per)))
                      for i in range(chunks)]
     vectors = rng.standard_normal((chunks, dim)).astype(np.float32)
-    manifest = {"dimension": dim, "bulletins": bulletins_n, "chunks": chunks, "sentences": sentences_n}
-    return store.StoredIndex(manifest, bulletins, chunk_records, sentences, vectors,
+    manifest = Manifest(recipe=Recipe.of(Settings()), corpus=None, files=22, dimension=dim, backend=None,
+                        index_type="IndexHNSWFlat", bulletins=bulletins_n, chunks=chunks, sentences=sentences_n,
+                        embedded=chunks)
+    return StoredIndex(manifest, bulletins, chunk_records, sentences, vectors,
                              rng.standard_normal((sentences_n, dim)).astype(np.float16),
                              [f"{i:040x}" for i in range(chunks)], [f"{i:040x}" for i in range(sentences_n)],
                              {f"seeds/reut2-{i:03d}.sgm": "0" * 40 for i in range(22)},
@@ -48,7 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         index = Path(folder)
         stored = synthetic(args.chunks)
-        store.save(index, stored, store.build_vector_index(stored.chunk_vectors, 50_000))
+        store.save(index, Index(stored, store.build_vector_index(stored.chunk_vectors, 50_000)))
         size = sum(p.stat().st_size for p in store.current_generation(index).rglob("*") if p.is_file())
         unchecked = integrity.VerifiedReader.read
 

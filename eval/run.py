@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from rag.config import MODES, Settings
 from rag.corpus import read_text
-from rag.engine import Engine, load_embedder
+from rag.engine import Engine
+from rag.lifecycle import load_embedder, open_engine
 from rag.progress import ProgressBar
 from rag.retrieval import Filters
 
@@ -45,14 +46,14 @@ def run(args, settings: Settings, embedder=None) -> int:
                 index = suite.seeds.parent / "index"
                 suite_settings = settings.with_(seeds=suite.seeds, index=index, uploads=index / "uploads")
             bar = ProgressBar()
-            engine, opened = Engine.open(suite_settings, embedder, progress=bar)
+            engine, opened = open_engine(suite_settings, embedder, progress=bar)
             bar.close()
-            m = engine.stored.manifest
-            print(f"{suite.name}: {len(suite.questions)} questions over {m['bulletins']} bulletins "
-                  f"({m['chunks']} chunks), index {'built' if opened.rebuilt else 'loaded'} in "
+            m = engine.index.manifest
+            print(f"{suite.name}: {len(suite.questions)} questions over {m.bulletins} bulletins "
+                  f"({m.chunks} chunks), index {'built' if opened.rebuilt else 'loaded'} in "
                   f"{opened.seconds:.1f} s", file=sys.stderr)
             section = {"source": suite.source, "questions": len(suite.questions),
-                       "bulletins": m["bulletins"], "chunks": m["chunks"],
+                       "bulletins": m.bulletins, "chunks": m.chunks,
                        "index_seconds": round(opened.seconds, 1), "retrieval_only": suite.retrieval_only,
                        "modes": {}, "by_kind": {}, "by_lang": {}}
             texts: dict[str, str] = {}

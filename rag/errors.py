@@ -13,6 +13,11 @@ class IndexStateError(RagError):
     """The index on disk is missing, stale, corrupt or cannot be written."""
 
 
+class StaleRecordsError(IndexStateError):
+    """Records of the index that no longer slice out of their files (damaged, or the files changed):
+    the index must be rebuilt."""
+
+
 class QueryError(RagError):
     """The question or its options are invalid."""
 

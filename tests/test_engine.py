@@ -70,7 +70,7 @@ def test_answers_are_short(engine):
 def test_every_mode_answers_and_respects_filters(engine):
     for mode in ("dense", "bm25", "hybrid"):
         assert "Interlaken" in engine.ask(QUESTIONS[1][0], mode=mode).answer
-    quotas = next(b.id for b in engine.stored.bulletins if "Quotas" in b.title)
+    quotas = next(b.id for b in engine.index.bulletins if "Quotas" in b.title)
     only_quotas = engine.ask(QUESTIONS[1][0], filters=Filters(bulletin_ids=frozenset([quotas])))
     assert all(p.bulletin_id == quotas for p in only_quotas.passages)
     # the seed's dates have no year ("--03-20"): a filter keeps those some year puts inside it
