@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import CorpusError, IndexStateError, NotFoundError, QueryError, RagError, UnsupportedFileError
+from rag.errors import (CorpusError, IndexStateError, NotFoundError, QueryError, RagError, SettingsError,
+                        UnsupportedFileError)
 from rag.live import ReadOnlyBulletinError
 
 log = logging.getLogger("api")
@@ -36,6 +37,10 @@ def install(app: FastAPI) -> None:
             log.error("index unavailable on %s %s: %s", request.method, request.url.path, exc)
             return error_response(request, 503, "index_unavailable",
                                   "the index is unavailable; the server log has the cause")
+        if isinstance(exc, SettingsError):  # the server's configuration, not the request, is wrong
+            log.error("bad setting on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(request, 500, "server_misconfigured",
+                                  "the server is misconfigured; the server log has the cause")
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
                 return error_response(request, status, code, str(exc))

@@ -18,6 +18,10 @@ class StaleRecordsError(IndexStateError):
     the index must be rebuilt."""
 
 
+class SettingsError(RagError):
+    """A setting (an ``RAG_*`` variable or the option that overrides it) has an invalid value."""
+
+
 class QueryError(RagError):
     """The question or its options are invalid."""
 
