@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .config import ANSWERERS, MODES, Settings
-from .errors import QueryError, RagError
+from .errors import QueryError, RagError, StaleRecordsError
 from .progress import ProgressBar
 
 log = logging.getLogger("rag")
@@ -23,11 +23,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except RagError as exc:
-        print(f"rag: error: {exc}", file=sys.stderr)
+        print(f"rag: error: {_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
+
+
+def _message(exc: RagError) -> str:
+    """The error's one line, with the command that puts it right where there is one."""
+    if isinstance(exc, StaleRecordsError):
+        return f"{exc}: rebuild the index with `rag index --rebuild`"
+    return str(exc)
 
 
 def _parser() -> argparse.ArgumentParser:

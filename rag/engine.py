@@ -47,7 +47,7 @@ class Engine:
 
     def check_query(self, question: str, top_k: int | None, mode: str | None) -> tuple[str, int, str]:
         if not isinstance(question, str) or is_blank(question):
-            raise QueryError("the question is empty: ask something, e.g. rag ask \"Who leads the committee?\"")
+            raise QueryError("the question is empty")
         check_encodable(question, "question")  # a lone surrogate would crash the tokenizer
         if len(question) > self.settings.max_question_chars:
             raise QueryError(f"the question is {len(question)} characters long; the limit is "
@@ -63,7 +63,7 @@ class Engine:
     def check_filters(self, filters: Filters) -> None:
         for bid in filters.bulletin_ids or ():
             if bid not in self.bulletins:
-                raise NotFoundError(f"unknown bulletin id {bid!r}: GET /bulletins lists them")
+                raise NotFoundError(f"unknown bulletin id {bid!r}")
 
     def search(self, question: str, top_k: int | None = None, mode: str | None = None,
                filters: Filters = Filters()) -> tuple[list[Passage], list[tuple[int, float]], np.ndarray]:
@@ -105,7 +105,7 @@ class Engine:
         for citation in answer.citations:  # the invariant, checked on every answer
             text = self.files[citation.source].text
             if text[citation.char_start:citation.char_end] != citation.quote:
-                raise StaleRecordsError("a citation no longer matches its source: rebuild with `rag index`")
+                raise StaleRecordsError(f"a citation no longer matches its source {citation.source}")
         done = time.perf_counter()
         answer.timings_ms.update(retrieve=_ms(c.retrieved - started), answer=_ms(done - c.retrieved),
                                  total=_ms(done - started))
@@ -152,7 +152,7 @@ class Engine:
         if answerer not in ANSWERERS:
             raise QueryError(f"unknown answerer {answerer!r}: use one of {', '.join(ANSWERERS)}")
         if answerer == "model" and self.answer_model is None:
-            raise QueryError("the model answerer is not loaded: set RAG_ANSWERER=model")
+            raise QueryError("the model answerer is not loaded: the engine was opened with the heuristic one")
         return answerer
 
     # --- bulletins -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Domain exceptions: each message says what is wrong and what to do."""
+"""Domain exceptions: each message says what is wrong. Which command or request puts it right
+is the faces' to say (the CLI's message, the API's error body)."""
 
 
 class RagError(Exception):

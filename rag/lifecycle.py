@@ -124,7 +124,7 @@ def verify(index: Index, files: list[SourceFile], start: int = 0) -> None:
     for s in index.sentences[start:]:
         f = by_source.get(source_of[s.bulletin_id])
         if f is None or f.text[s.char_start:s.char_end] != s.text:
-            raise StaleRecordsError(f"index records no longer match {source_of[s.bulletin_id]}: rebuild with `rag index`")
+            raise StaleRecordsError(f"index records no longer match {source_of[s.bulletin_id]}")
 
 
 def _load(index_dir: Path) -> Index | Broken | None:
