@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import asdict
 
 import anyio
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from rag.chat import resolve_question
-from rag.errors import QueryError
 from rag.live import LiveIndex
 from rag.records import Answer, ChatAnswer, Passage
 from rag.retrieval import Filters
@@ -94,17 +91,9 @@ async def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(li
 
 
 def chat_answer(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAnswer:
-    users = [m.content for m in body.messages if m.role == "user"]
-    if not users:
-        raise QueryError("messages hold no user question")
-    last = users[-1]
-    live.engine.check_query(last, body.top_k, body.mode)  # limits apply to what the user typed
-    searched = resolve_question([(m.role, m.content) for m in body.messages])
-    answer = live.engine.ask(searched, body.top_k, body.mode, _filters(body))
+    answer = live.engine.chat([(m.role, m.content) for m in body.messages], body.top_k, body.mode, _filters(body))
     _record_timings(request, answer)
-    return ChatAnswer(**{**asdict(answer), "question": last.strip(),
-                         "citations": answer.citations, "passages": answer.passages},
-                      searched_question=searched)
+    return answer
 
 
 @router.get("/bulletins", dependencies=READ, response_model=list[BulletinInfo],

@@ -8,12 +8,13 @@ reference.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from .answer import ScoredSentence, compose_answer, score_sentences, select_sentences
 from .answer_model import AnswerModel, judge_candidates, model_span, select_by_model
+from .chat import resolve_question
 from .config import ANSWERERS, MODES, Settings
 from .corpus import SourceFile
 from .corpus_index import Index
@@ -21,7 +22,7 @@ from .embedding import Embedder
 from .errors import NotFoundError, QueryError, StaleRecordsError
 from .inputs import check_encodable, is_blank, strip_blank
 from .multilingual import latin_part, question_language, span_question
-from .records import Answer, Bulletin, Passage
+from .records import Answer, Bulletin, ChatAnswer, Passage
 from .retrieval import Filters, Retriever
 
 MAX_TOP_K = 50
@@ -110,6 +111,21 @@ class Engine:
         answer.timings_ms.update(retrieve=_ms(c.retrieved - started), answer=_ms(done - c.retrieved),
                                  total=_ms(done - started))
         return answer
+
+    def chat(self, messages: list[tuple[str, str]], top_k: int | None = None, mode: str | None = None,
+             filters: Filters = Filters()) -> ChatAnswer:
+        """The answer to the last user turn of ``messages`` (``(role, content)`` pairs); a follow-up
+        ("And who presided over it?") is searched with the topic of the earlier user turns."""
+        users = [content for role, content in messages if role == "user"]
+        if not users:
+            raise QueryError("messages hold no user question")
+        last = users[-1]
+        self.check_query(last, top_k, mode)  # limits apply to what the user typed
+        searched = resolve_question(messages)
+        answer = self.ask(searched, top_k, mode, filters)
+        return ChatAnswer(**{**asdict(answer), "question": last.strip(),
+                             "citations": answer.citations, "passages": answer.passages},
+                          searched_question=searched)
 
     def explain(self, question: str, top_k: int | None = None, mode: str | None = None,
                 filters: Filters = Filters(), answerer: str | None = None) -> list[dict]:
