@@ -175,9 +175,12 @@ def _serve(args) -> int:
 
 
 def _eval(args) -> int:
-    from eval.run import run
+    from eval.run import EvalOptions, run
 
-    return run(args, _settings(args))
+    options = EvalOptions(questions=tuple(args.questions or ()), squad=args.squad, beir=args.beir, mode=args.mode,
+                          out=args.out, limit=args.limit, sample=args.sample, calibrate=args.calibrate,
+                          answerers=args.answerer, squad_remove_gold=args.squad_remove_gold)
+    return run(options, _settings(args))
 
 
 if __name__ == "__main__":
