@@ -19,7 +19,6 @@ from .config import Settings, available_cores
 from .corpus import SourceFile, file_hash
 from .corpus_index import StoredIndex
 from .digest import body_range, split_bulletins
-from .manifest import PIPELINE_VERSION  # noqa: F401  (bump it when splitting, chunking or embedding inputs change)
 from .plan import splits_reusable
 from .records import Bulletin, Chunk, Sentence
 from .text import split_sentences
