@@ -17,7 +17,9 @@ from starlette.routing import Match, Mount, Route
 
 from rag.config import Settings
 from rag.engine import Engine
+from rag.lifecycle import open_engine
 from rag.live import LiveIndex
+from rag.plan import Load, describe
 
 from . import errors, files, openai_compat, pages, routes
 from .middleware import BodyLimit, RateLimit, RequestContext
@@ -34,9 +36,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if engine is None:
-            opened, report = await run_in_threadpool(Engine.open, settings)
+            opened, report = await run_in_threadpool(open_engine, settings)
             log.info("index %s in %.1f s%s", "built" if report.rebuilt else "loaded", report.seconds,
-                     f" ({report.reason})" if report.reason else "")
+                     "" if isinstance(report.plan, Load) else f" ({describe(report.plan)})")
             app.state.live = LiveIndex(opened)
         yield
 

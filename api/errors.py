@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import CorpusError, IndexStateError, NotFoundError, QueryError, RagError, UnsupportedFileError
+from rag.errors import (CorpusError, IndexStateError, NotFoundError, QueryError, RagError, SettingsError,
+                        UnsupportedFileError)
 from rag.live import ReadOnlyBulletinError
 
 log = logging.getLogger("api")
@@ -29,6 +30,10 @@ def error_response(request: Request, status: int, code: str, message: str, heade
                         headers=headers)
 
 
+# What the client can do about an error, after the core's message of what is wrong.
+_HINTS = [(NotFoundError, "GET /bulletins lists them")]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError):
@@ -36,10 +41,18 @@ def install(app: FastAPI) -> None:
             log.error("index unavailable on %s %s: %s", request.method, request.url.path, exc)
             return error_response(request, 503, "index_unavailable",
                                   "the index is unavailable; the server log has the cause")
+        if isinstance(exc, SettingsError):  # the server's configuration, not the request, is wrong
+            log.error("bad setting on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(request, 500, "server_misconfigured",
+                                  "the server is misconfigured; the server log has the cause")
+        message = str(exc)
+        for kind, hint in _HINTS:
+            if isinstance(exc, kind):
+                message = f"{message}: {hint}"
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
-                return error_response(request, status, code, str(exc))
-        return error_response(request, 400, "bad_request", str(exc))
+                return error_response(request, status, code, message)
+        return error_response(request, 400, "bad_request", message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import asdict
 
 import anyio
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from rag.chat import resolve_question
-from rag.errors import QueryError
 from rag.live import LiveIndex
 from rag.records import Answer, ChatAnswer, Passage
 from rag.retrieval import Filters
@@ -94,23 +91,15 @@ async def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(li
 
 
 def chat_answer(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAnswer:
-    users = [m.content for m in body.messages if m.role == "user"]
-    if not users:
-        raise QueryError("messages hold no user question")
-    last = users[-1]
-    live.engine.check_query(last, body.top_k, body.mode)  # limits apply to what the user typed
-    searched = resolve_question([(m.role, m.content) for m in body.messages])
-    answer = live.engine.ask(searched, body.top_k, body.mode, _filters(body))
+    answer = live.engine.chat([(m.role, m.content) for m in body.messages], body.top_k, body.mode, _filters(body))
     _record_timings(request, answer)
-    return ChatAnswer(**{**asdict(answer), "question": last.strip(),
-                         "citations": answer.citations, "passages": answer.passages},
-                      searched_question=searched)
+    return answer
 
 
 @router.get("/bulletins", dependencies=READ, response_model=list[BulletinInfo],
             summary="Every bulletin: id, title, date, source, size")
 def list_bulletins(live: LiveIndex = Depends(live_index)) -> list[BulletinInfo]:
-    return [_info(b) for b in live.engine.stored.bulletins]
+    return [_info(b) for b in live.engine.index.bulletins]
 
 
 @router.get("/bulletins/{bulletin_id}", dependencies=READ, response_model=BulletinText, responses=ERRORS,
@@ -144,7 +133,7 @@ def healthz() -> dict:
 @router.get("/readyz", response_model=Ready, summary="The index is loaded")
 def readyz(live: LiveIndex = Depends(live_index)) -> Ready:
     engine = live.engine
-    return Ready(ready=True, bulletins=len(engine.stored.bulletins), chunks=len(engine.stored.chunks),
+    return Ready(ready=True, bulletins=len(engine.index.bulletins), chunks=len(engine.index.chunks),
                  model=engine.settings.model_name)
 
 

@@ -19,10 +19,13 @@ from unittest import mock
 import numpy as np
 
 from rag import integrity, store
+from rag.config import Settings
+from rag.corpus_index import Index, StoredIndex
+from rag.manifest import Manifest, Recipe
 from rag.records import Bulletin, Chunk, Sentence
 
 
-def synthetic(chunks: int, dim: int = 384) -> store.StoredIndex:
+def synthetic(chunks: int, dim: int = 384) -> StoredIndex:
     rng = np.random.default_rng(0)
     bulletins_n, sentences_per_chunk = max(1, int(chunks * 0.678)), 4.6
     sentences_n = int(chunks * sentences_per_chunk)
@@ -34,8 +37,10 @@ def synthetic(chunks: int, dim: int = 384) -> store.StoredIndex:
     chunk_records = [Chunk(i, f"b{i % bulletins_n}", 0, 900, text * 5, tuple(range(i * per, i * per + per)))
                      for i in range(chunks)]
     vectors = rng.standard_normal((chunks, dim)).astype(np.float32)
-    manifest = {"dimension": dim, "bulletins": bulletins_n, "chunks": chunks, "sentences": sentences_n}
-    return store.StoredIndex(manifest, bulletins, chunk_records, sentences, vectors,
+    manifest = Manifest(recipe=Recipe.of(Settings()), corpus=None, files=22, dimension=dim, backend=None,
+                        index_type="IndexHNSWFlat", bulletins=bulletins_n, chunks=chunks, sentences=sentences_n,
+                        embedded=chunks)
+    return StoredIndex(manifest, bulletins, chunk_records, sentences, vectors,
                              rng.standard_normal((sentences_n, dim)).astype(np.float16),
                              [f"{i:040x}" for i in range(chunks)], [f"{i:040x}" for i in range(sentences_n)],
                              {f"seeds/reut2-{i:03d}.sgm": "0" * 40 for i in range(22)},
@@ -56,7 +61,7 @@ def main() -> None:
         else:
             index = Path(folder)
             stored = synthetic(args.chunks)
-            store.save(index, stored, store.build_vector_index(stored.chunk_vectors, 50_000))
+            store.save(index, Index(stored, store.build_vector_index(stored.chunk_vectors, 50_000)))
         size = sum(p.stat().st_size for p in store.current_generation(index).rglob("*") if p.is_file())
         unchecked = integrity.VerifiedReader.read
 
@@ -70,7 +75,7 @@ def main() -> None:
                     started = time.perf_counter()
                     store.load(index)
                     timings[key].append(round(time.perf_counter() - started, 3))
-        chunks = store.load(index).manifest["chunks"] if args.index else args.chunks
+        chunks = store.load(index).records.manifest.chunks if args.index else args.chunks
         result = {"index": "real" if args.index else "synthetic", "chunks": chunks, "index_mb": round(size / 1e6, 1),
                   **{k: min(v) for k, v in timings.items()}, "runs": timings}
         print(json.dumps(result))

@@ -94,29 +94,29 @@ def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = 
     import shutil
 
     from rag import store
-    from rag.engine import Engine, load_embedder
+    from rag.lifecycle import load_embedder, open_engine
     from rag.live import LiveIndex
 
     settings = settings.with_(seeds=folder, index=workdir / "index")
     embedder = load_embedder(settings)
     started = time.perf_counter()
     bar = ProgressBar()
-    engine, opened = Engine.open(settings, embedder, rebuild=not reuse, progress=bar)
+    engine, opened = open_engine(settings, embedder, rebuild=not reuse, progress=bar)
     bar.close()
     full = time.perf_counter() - started
-    manifest = dict(engine.stored.manifest)
+    manifest = engine.index.manifest
     index_bytes = folder_bytes(store.current_generation(settings.index))
     started = time.perf_counter()
-    again, _ = Engine.open(settings, embedder, rebuild=True, reuse=True)
+    again, _ = open_engine(settings, embedder, rebuild=True, reuse=True)
     unchanged = time.perf_counter() - started
-    reembedded = again.stored.manifest["embedded"]
+    reembedded = again.index.manifest.embedded
     title, text = ("Wind Farm Opens In Gansu", "On May 2, 2024, a 500-megawatt wind farm opened in Jiuquan, "
                    "Gansu. It will supply power to 300,000 homes.")
     live = LiveIndex(again)
     started = time.perf_counter()
     added = live.add(title, text)  # what POST /bulletins does
     add_api = time.perf_counter() - started
-    api_embedded = live.engine.stored.manifest["embedded"]
+    api_embedded = live.engine.index.manifest.embedded
     started = time.perf_counter()
     live.delete(added.id)  # what DELETE /bulletins/{id} does: a rebuild reusing every vector
     remove_api = time.perf_counter() - started
@@ -124,22 +124,22 @@ def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = 
     extra.write_text(f"{title}\n\n{text}\n", encoding="utf-8")
     try:
         started = time.perf_counter()
-        Engine.open(settings, embedder)  # a file dropped into the folder, then `rag index`
+        open_engine(settings, embedder)  # a file dropped into the folder, then `rag index`
         add_file = time.perf_counter() - started
     finally:
         extra.unlink()
     started = time.perf_counter()
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     remove_file = time.perf_counter() - started
-    recall = hnsw_recall(engine.stored.chunk_vectors, headline_queries(engine))
+    recall = hnsw_recall(engine.index.chunk_vectors, headline_queries(engine))
     if not keep:
         shutil.rmtree(settings.index, ignore_errors=True)
-    chunks = manifest["chunks"]
-    return {"backend": manifest["backend"], "index_type": manifest["index_type"],
-            "files": manifest["files"],
-            "chunks": chunks, "sentences": manifest["sentences"],
-            "build_s": round(full, 2), "built": opened.rebuilt, "embedded": manifest["embedded"],
-            "chunks_per_s": round(manifest["embedded"] / full, 1) if opened.rebuilt else None,
+    chunks = manifest.chunks
+    return {"backend": manifest.backend, "index_type": manifest.index_type,
+            "files": manifest.files,
+            "chunks": chunks, "sentences": manifest.sentences,
+            "build_s": round(full, 2), "built": opened.rebuilt, "embedded": manifest.embedded,
+            "chunks_per_s": round(manifest.embedded / full, 1) if opened.rebuilt else None,
             "reindex_unchanged_s": round(unchanged, 2), "reindex_unchanged_embedded": reembedded,
             "add_one_bulletin_s": round(add_api, 2), "add_one_embedded": api_embedded,
             "remove_one_bulletin_s": round(remove_api, 2),
@@ -150,7 +150,7 @@ def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = 
 
 def headline_queries(engine, n: int = 300) -> np.ndarray:
     """Question-like queries: ``n`` sampled headlines, encoded as questions are."""
-    bulletins = engine.stored.bulletins
+    bulletins = engine.index.bulletins
     picks = np.random.default_rng(0).choice(len(bulletins), size=min(n, len(bulletins)), replace=False)
     return np.vstack([engine.embedder.encode_query(bulletins[i].title) for i in picks])
 

@@ -64,7 +64,7 @@ def headline_questions(index_dir: Path, n: int) -> list[str]:
     loaded = store.load(index_dir)
     if loaded is None:
         raise SystemExit(f"bench.query: no index in {index_dir}: build it first (rag index)")
-    titles = sorted({b.title for b in loaded[0].bulletins if b.title})
+    titles = sorted({b.title for b in loaded.bulletins if b.title})
     return [f"What happened with {t}?" for t in random.Random(0).sample(titles, min(n, len(titles)))]
 
 
@@ -77,11 +77,11 @@ def percentiles(samples_ms: list[float]) -> dict:
 
 
 def in_process(settings: Settings, questions: list[str], n: int, warmup: int) -> dict:
-    from rag.engine import Engine, load_embedder
+    from rag.lifecycle import load_embedder, open_engine
 
     started = time.perf_counter()
     embedder = load_embedder(settings)
-    engine, report = Engine.open(settings, embedder)
+    engine, report = open_engine(settings, embedder)
     startup = time.perf_counter() - started
     for q in questions[:warmup]:
         engine.ask(q)
@@ -101,7 +101,7 @@ def in_process(settings: Settings, questions: list[str], n: int, warmup: int) ->
         embedder.encode_query(questions[i % len(questions)])
         query_ms.append((time.perf_counter() - t) * 1000)
     return {"startup_s": round(startup, 2), "rebuilt": report.rebuilt,
-            "chunks": len(engine.stored.chunks), "bulletins": len(engine.stored.bulletins),
+            "chunks": len(engine.index.chunks), "bulletins": len(engine.index.bulletins),
             "sequential": {**percentiles(latencies), "throughput_qps": round(n / wall, 1)},
             "retrieve_p50_ms": round(float(np.median(retrieve)), 2),
             "answer_p50_ms": round(float(np.median(answer)), 2),

@@ -21,6 +21,7 @@ from rag.answer import score_sentences
 from rag.answer_model import judge_candidates
 from rag.config import Settings
 from rag.engine import Engine
+from rag.lifecycle import open_engine
 from rag.retrieval import Filters
 
 from . import datasets, metrics
@@ -29,7 +30,7 @@ from .answer_eval import auc, threshold_for_false_refusals
 
 def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, remove_gold: bool) -> list[dict]:
     rows = []
-    stored = engine.stored
+    stored = engine.index
     for q in tqdm(questions, desc="no-gold" if remove_gold else "answerable", file=sys.stderr):
         filters = Filters()
         if remove_gold:
@@ -37,7 +38,7 @@ def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, r
                                                      if suite.doc_key(b.title, b.source) not in q.relevant))
         _, ranked, vector = engine.search(q.text, mode="hybrid", filters=filters)
         scored = score_sentences(q.text, vector, ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
-                                 engine.lexical, engine.titles)[:candidates]
+                                 stored.lexical, engine.titles)[:candidates]
         verdict = judge_candidates(engine.answer_model, q.text, scored, stored.sentences, engine.titles, candidates)
         by_index = {c.index: s for c, s in zip(verdict.candidates, verdict.scores)}
         cands = []
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         questions = datasets.sample(questions, args.sample)
         suite = datasets.Suite("squad", str(args.squad), questions, corpus, keys)
         settings = Settings.from_env(seeds=corpus, index=Path(tmp) / "index", answerer="model")
-        engine, _ = Engine.open(settings)
+        engine, _ = open_engine(settings)
         rows = collect(engine, suite, questions, args.candidates, False)
         rows += collect(engine, suite, questions[:args.no_gold], args.candidates, True)
     args.out.write_text(json.dumps(rows), encoding="utf-8")

@@ -10,14 +10,15 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from rag.config import MODES, Settings
 from rag.corpus import read_text
-from rag.engine import Engine, load_embedder
+from rag.engine import Engine
+from rag.lifecycle import load_embedder, open_engine
 from rag.progress import ProgressBar
 from rag.retrieval import Filters
 
@@ -27,9 +28,25 @@ RETRIEVAL_TOP_K = 20  # passages fetched to rank documents; several passages may
 RANK_DEPTH = 10  # documents scored by recall@k, MRR and nDCG
 
 
-def run(args, settings: Settings, embedder=None) -> int:
-    modes = list(MODES) if args.mode == "all" else [args.mode]
-    answerers = [a.strip() for a in (getattr(args, "answerer", None) or settings.answerer).split(",") if a.strip()]
+@dataclass(frozen=True)
+class EvalOptions:
+    """What ``rag eval`` is asked to do (the CLI builds it from its options)."""
+
+    questions: tuple[Path, ...] = ()  # own question sets, one suite over the seeds; none: eval/questions.jsonl
+    squad: Path | None = None  # a SQuAD v1.1/v2.0 JSON file
+    beir: Path | None = None  # a BEIR folder
+    mode: str = "hybrid"  # a retrieval mode, or "all"
+    out: Path = Path("eval/out")
+    limit: int | None = None  # at most this many questions per suite
+    sample: int | None = None  # this many questions drawn with random.Random(0)
+    calibrate: bool = False  # also fit the abstention threshold
+    answerers: str | None = None  # "heuristic", "model" or "heuristic,model"; None: the settings'
+    squad_remove_gold: bool = False  # also ask the SQuAD questions without their gold paragraph
+
+
+def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
+    modes = list(MODES) if options.mode == "all" else [options.mode]
+    answerers = [a.strip() for a in (options.answerers or settings.answerer).split(",") if a.strip()]
     if "model" in answerers:  # the engine loads the model once; each question says which answerer
         settings = settings.with_(answerer="model")
     embedder = embedder or load_embedder(settings)
@@ -39,20 +56,20 @@ def run(args, settings: Settings, embedder=None) -> int:
                     "suites": {}}
     details: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
-        for suite in _suites(args, Path(tmp)):
+        for suite in _suites(options, Path(tmp)):
             suite_settings = settings
             if suite.seeds is not None:  # a generated corpus: index it beside it, never in index/
                 index = suite.seeds.parent / "index"
                 suite_settings = settings.with_(seeds=suite.seeds, index=index, uploads=index / "uploads")
             bar = ProgressBar()
-            engine, opened = Engine.open(suite_settings, embedder, progress=bar)
+            engine, opened = open_engine(suite_settings, embedder, progress=bar)
             bar.close()
-            m = engine.stored.manifest
-            print(f"{suite.name}: {len(suite.questions)} questions over {m['bulletins']} bulletins "
-                  f"({m['chunks']} chunks), index {'built' if opened.rebuilt else 'loaded'} in "
+            m = engine.index.manifest
+            print(f"{suite.name}: {len(suite.questions)} questions over {m.bulletins} bulletins "
+                  f"({m.chunks} chunks), index {'built' if opened.rebuilt else 'loaded'} in "
                   f"{opened.seconds:.1f} s", file=sys.stderr)
             section = {"source": suite.source, "questions": len(suite.questions),
-                       "bulletins": m["bulletins"], "chunks": m["chunks"],
+                       "bulletins": m.bulletins, "chunks": m.chunks,
                        "index_seconds": round(opened.seconds, 1), "retrieval_only": suite.retrieval_only,
                        "modes": {}, "by_kind": {}, "by_lang": {}}
             texts: dict[str, str] = {}
@@ -66,11 +83,11 @@ def run(args, settings: Settings, embedder=None) -> int:
                     section["by_kind"][column] = _by_kind(records, suite.retrieval_only)
                     section["by_lang"][column] = _by_group(records, suite.retrieval_only, "lang")
                     details += [{"suite": suite.name, "answerer": answerer, **r} for r in records]
-            if getattr(args, "calibrate", False) and suite.name == "own":
+            if options.calibrate and suite.name == "own":
                 result["calibration"] = _calibrate(engine, suite, modes, settings)
             result["suites"][suite.name] = section
     result["seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(args.out)
+    out = Path(options.out)
     report.write(result, details, out)
     print(report.terminal_table(result))
     print(f"\nreport: {out / 'report.md'}, {out / 'report.json'}, {out / 'report.png'}")
@@ -82,28 +99,25 @@ def run(args, settings: Settings, embedder=None) -> int:
     return 0
 
 
-def _suites(args, tmp: Path) -> list[datasets.Suite]:
-    n = getattr(args, "sample", None)
-    limit = getattr(args, "limit", None)
+def _suites(options: EvalOptions, tmp: Path) -> list[datasets.Suite]:
     suites = []
-    if getattr(args, "questions", None) or not (getattr(args, "squad", None) or getattr(args, "beir", None)):
+    if options.questions or not (options.squad or options.beir):
         # several files (e.g. the English and the Chinese set) are one suite over the same seeds
-        given = args.questions or [datasets.OWN_QUESTIONS]
-        paths = [Path(p) for p in ([given] if isinstance(given, (str, Path)) else given)]
+        paths = [Path(p) for p in (options.questions or (datasets.OWN_QUESTIONS,))]
         questions = [q for path in paths for q in datasets.load_questions(path)]
         suites.append(datasets.Suite("own", ", ".join(map(str, paths)), questions, None, None))
-    if getattr(args, "squad", None):
-        questions, keys = datasets.load_squad(args.squad, tmp / "squad" / "corpus")
-        suites.append(datasets.Suite("squad", str(args.squad), questions, tmp / "squad" / "corpus", keys))
-        if getattr(args, "squad_remove_gold", False):
+    if options.squad:
+        questions, keys = datasets.load_squad(options.squad, tmp / "squad" / "corpus")
+        suites.append(datasets.Suite("squad", str(options.squad), questions, tmp / "squad" / "corpus", keys))
+        if options.squad_remove_gold:
             # The same questions, each asked of the corpus without its gold paragraph: to be refused.
-            suites.append(datasets.Suite("squad-no-gold", str(args.squad), questions, tmp / "squad" / "corpus", keys,
-                                         remove_gold=True))
-    if getattr(args, "beir", None):
-        questions, keys = datasets.load_beir(args.beir, tmp / "beir" / "corpus")
-        suites.append(datasets.Suite("beir", str(args.beir), questions, tmp / "beir" / "corpus", keys,
+            suites.append(datasets.Suite("squad-no-gold", str(options.squad), questions, tmp / "squad" / "corpus",
+                                         keys, remove_gold=True))
+    if options.beir:
+        questions, keys = datasets.load_beir(options.beir, tmp / "beir" / "corpus")
+        suites.append(datasets.Suite("beir", str(options.beir), questions, tmp / "beir" / "corpus", keys,
                                      retrieval_only=True))
-    return [replace(s, questions=datasets.sample(s.questions, n)[:limit]) for s in suites]
+    return [replace(s, questions=datasets.sample(s.questions, options.sample)[:options.limit]) for s in suites]
 
 
 def evaluate_question(engine: Engine, suite: datasets.Suite, q: datasets.Question, mode: str,

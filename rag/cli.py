@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .config import ANSWERERS, MODES, Settings
-from .errors import RagError
+from .errors import QueryError, RagError, StaleRecordsError
 from .progress import ProgressBar
 
 log = logging.getLogger("rag")
@@ -23,11 +23,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except RagError as exc:
-        print(f"rag: error: {exc}", file=sys.stderr)
+        print(f"rag: error: {_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
+
+
+def _message(exc: RagError) -> str:
+    """The error's one line, with the command that puts it right where there is one."""
+    if isinstance(exc, StaleRecordsError):
+        return f"{exc}: rebuild the index with `rag index --rebuild`"
+    return str(exc)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,31 +98,30 @@ def _settings(args) -> Settings:
 
 
 def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):
-    from .engine import Engine
+    from .lifecycle import open_engine
+    from .plan import Append, describe
 
     bar = ProgressBar(prefix="")
-    engine, report = Engine.open(settings, rebuild=rebuild, reuse=reuse, progress=bar)
+    engine, report = open_engine(settings, rebuild=rebuild, reuse=reuse, progress=bar)
     bar.close()
     if report.rebuilt:
-        m = engine.stored.manifest
-        verb = "appended to" if report.reason.endswith("appended") else "built"
-        print(f"rag: {verb} the index in {settings.index} ({report.reason}): {m['bulletins']} bulletins, "
-              f"{m['chunks']} chunks, {m['embedded']} chunks embedded, {report.seconds:.1f} s", file=sys.stderr)
+        m = engine.index.manifest
+        verb = "appended to" if isinstance(report.plan, Append) else "built"
+        print(f"rag: {verb} the index in {settings.index} ({describe(report.plan)}): {m.bulletins} bulletins, "
+              f"{m.chunks} chunks, {m.embedded} chunks embedded, {report.seconds:.1f} s", file=sys.stderr)
     return engine
 
 
 def _index(args) -> int:
     settings = _settings(args)
     engine = _open(settings, rebuild=args.rebuild, reuse=args.reuse)
-    m = engine.stored.manifest
-    print(f"index ready in {settings.index}: {m['bulletins']} bulletins, {m['chunks']} chunks, "
-          f"{m['sentences']} sentences, model {m['model']} ({m['backend']}, {m['index_type']})")
+    m = engine.index.manifest
+    print(f"index ready in {settings.index}: {m.bulletins} bulletins, {m.chunks} chunks, "
+          f"{m.sentences} sentences, model {m.recipe.model} ({m.backend}, {m.index_type})")
     return 0
 
 
 def _ask(args) -> int:
-    from .errors import QueryError
-
     if not args.question.strip():
         raise QueryError("the question is empty: ask something, e.g. rag ask \"Who leads the committee?\"")
     settings = _settings(args)
@@ -162,16 +168,19 @@ def _serve(args) -> int:
     engine = _open(settings)  # builds the index with a progress bar before the server starts
     logging.getLogger("api").setLevel(logging.INFO)
     logging.getLogger("api.access").setLevel(logging.INFO)
-    print(f"rag: serving {len(engine.stored.bulletins)} bulletins on http://{args.host}:{args.port} "
+    print(f"rag: serving {len(engine.index.bulletins)} bulletins on http://{args.host}:{args.port} "
           f"(chat at /, API docs at /docs)", file=sys.stderr)
     serve(create_app(settings, engine), settings, args.host, args.port)  # the app logs each request itself
     return 0
 
 
 def _eval(args) -> int:
-    from eval.run import run
+    from eval.run import EvalOptions, run
 
-    return run(args, _settings(args))
+    options = EvalOptions(questions=tuple(args.questions or ()), squad=args.squad, beir=args.beir, mode=args.mode,
+                          out=args.out, limit=args.limit, sample=args.sample, calibrate=args.calibrate,
+                          answerers=args.answerer, squad_remove_gold=args.squad_remove_gold)
+    return run(options, _settings(args))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from .errors import QueryError
+from .errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,17 +115,17 @@ class Settings:
 
     def validated(self) -> "Settings":
         if self.mode not in MODES:
-            raise QueryError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
+            raise SettingsError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
         if self.chunk_tokens < 16:
-            raise QueryError("RAG_CHUNK_TOKENS must be at least 16")
+            raise SettingsError("RAG_CHUNK_TOKENS must be at least 16")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
-            raise QueryError("RAG_CHUNK_OVERLAP must be between 0 and RAG_CHUNK_TOKENS - 1")
+            raise SettingsError("RAG_CHUNK_OVERLAP must be between 0 and RAG_CHUNK_TOKENS - 1")
         if self.answerer not in ANSWERERS:
-            raise QueryError(f"RAG_ANSWERER must be one of {', '.join(ANSWERERS)}")
+            raise SettingsError(f"RAG_ANSWERER must be one of {', '.join(ANSWERERS)}")
         if self.answer_candidates < 1:
-            raise QueryError("RAG_ANSWER_CANDIDATES must be at least 1")
+            raise SettingsError("RAG_ANSWER_CANDIDATES must be at least 1")
         if self.backend not in ("auto", "fp32", "bf16", "onnx-int8"):
-            raise QueryError("RAG_BACKEND must be auto, fp32, bf16 or onnx-int8")
+            raise SettingsError("RAG_BACKEND must be auto, fp32, bf16 or onnx-int8")
         return self
 
     def with_(self, **changes) -> "Settings":
@@ -175,5 +175,5 @@ def _parse(name: str, raw: str, kind) -> object:
         if kind in ("float", "float | None"):
             return float(raw)
     except ValueError:
-        raise QueryError(f"RAG_{name.upper()}={raw!r} is not a valid {kind}") from None
+        raise SettingsError(f"RAG_{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

@@ -1,4 +1,5 @@
-"""Domain exceptions: each message says what is wrong and what to do."""
+"""Domain exceptions: each message says what is wrong. Which command or request puts it right
+is the faces' to say (the CLI's message, the API's error body)."""
 
 
 class RagError(Exception):
@@ -11,6 +12,15 @@ class CorpusError(RagError):
 
 class IndexStateError(RagError):
     """The index on disk is missing, stale, corrupt or cannot be written."""
+
+
+class StaleRecordsError(IndexStateError):
+    """Records of the index that no longer slice out of their files (damaged, or the files changed):
+    the index must be rebuilt."""
+
+
+class SettingsError(RagError):
+    """A setting (an ``RAG_*`` variable or the option that overrides it) has an invalid value."""
 
 
 class QueryError(RagError):

@@ -1,4 +1,4 @@
-"""Build an index from corpus files: split, chunk, embed (reusing cached vectors), save."""
+"""Build an index from corpus files: split, chunk, embed (reusing cached vectors), save; or append new files."""
 
 from __future__ import annotations
 
@@ -11,123 +11,64 @@ import numpy as np
 from . import store
 from .config import Settings
 from .corpus import SourceFile, file_hash, fingerprint_hashes
+from .corpus_index import Index, StoredIndex, chunk_embedding_text, joined
 from .extract.cache import prune as prune_extracted
 from .embedding import Embedder
 from .lexical import terms
+from .manifest import Manifest, Recipe
+from .plan import vectors_reusable
 from .records import Chunk, Sentence
-from .splitting import PIPELINE_VERSION, Progress, renumbered, split_corpus
-from .store import StoredIndex
+from .splitting import Progress, renumbered, split_corpus
+
 
 log = logging.getLogger(__name__)
 # Sentence vectors only rank a few dozen sentences per question: half precision halves their
 # memory and disk (they outnumber chunk vectors ~10 to 1) and moves a cosine by < 0.001.
 SENTENCE_DTYPE = np.float16
-MAX_SEGMENTS = 32  # appended segments before a full build folds them into the base
-MIN_SEGMENT_CHUNKS = 2_000  # appended chunks allowed before that, or a tenth of the index if larger
-
-
-def manifest_for(settings: Settings, files: list[SourceFile]) -> dict:
-    """What the index was built from: when any of it changes, the index is stale."""
-    return corpus_manifest(settings, {f.source: file_hash(f) for f in files})
-
-
-def corpus_manifest(settings: Settings, file_hashes: dict[str, str]) -> dict:
-    """``manifest_for`` from each file's ``file_hash`` (source -> hash)."""
-    return {**_settings_part(settings), "corpus": fingerprint_hashes(file_hashes), "files": len(file_hashes)}
-
-
-def _settings_part(settings: Settings) -> dict:
-    return {"pipeline": PIPELINE_VERSION, "model": settings.model_name,
-            "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap,
-            "default_year": settings.default_year}
-
-
-def stale_reason(manifest: dict, expected: dict) -> str | None:
-    """Why an index built with ``manifest`` cannot serve ``expected``, or ``None`` if it can."""
-    labels = {"corpus": "the bulletins changed", "model": "the embedding model changed",
-              "chunk_tokens": "the chunk size changed", "chunk_overlap": "the chunk overlap changed",
-              "default_year": "the default year changed", "pipeline": "the indexing code changed"}
-    for key, label in labels.items():
-        if manifest.get(key) != expected.get(key):
-            return label
-    return None
-
-
-def chunk_embedding_text(title: str, chunk_text: str) -> str:
-    """What a chunk is embedded (and BM25-indexed) as: its headline, then its text.
-
-    A line break, not ". ": the model reads it as a space, as sentence-transformers joins a
-    BEIR title and text; a full stop after the headline cost 1.3 points of dense nDCG@10 on
-    CLIMATE-FEVER (0.356 against 0.368, fp32).
-    """
-    return f"{title}\n{chunk_text}"
 
 
 def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
-          previous: StoredIndex | None = None, progress: Progress | None = None) -> tuple[StoredIndex, object]:
+          previous: Index | None = None, progress: Progress | None = None) -> Index:
     """Build and save a new index generation; vectors of unchanged texts come from ``previous``."""
-    bulletins, sentences, chunks = split_corpus(files, settings, previous, progress)
+    reused = previous.records if previous is not None else None
+    bulletins, sentences, chunks = split_corpus(files, settings, reused, progress)
     titles = {b.id: b.title for b in bulletins}
     cache: dict[str, np.ndarray] = {}
-    if (previous is not None and previous.manifest.get("model") == settings.model_name
-            and previous.manifest.get("backend", embedder.backend) == embedder.backend):
-        cache.update(zip(previous.chunk_hashes, previous.chunk_vectors))
-        cache.update(zip(previous.sentence_hashes, previous.sentence_vectors))
+    if reused is not None and vectors_reusable(reused.manifest, settings, embedder.backend):
+        cache.update(zip(reused.chunk_hashes, reused.chunk_vectors))
+        cache.update(zip(reused.sentence_hashes, reused.sentence_vectors))
     chunk_texts, chunk_hashes, sentence_hashes, embedded = _embed(chunks, sentences, titles, settings.model_name,
                                                                   embedder, cache, progress)
-    known_terms = dict(zip(previous.chunk_hashes, previous.chunk_terms)) if (
-        previous is not None and previous.chunk_terms is not None) else {}
+    known_terms = dict(zip(reused.chunk_hashes, reused.chunk_terms)) if (
+        reused is not None and reused.chunk_terms is not None) else {}
     chunk_terms = [known_terms.get(h) or " ".join(terms(t)) for h, t in zip(chunk_hashes, chunk_texts)]
     dim = embedder.dimension
     file_hashes = {f.source: file_hash(f) for f in files}
-    manifest = {**corpus_manifest(settings, file_hashes), "dimension": dim, "backend": embedder.backend,
-                "bulletins": len(bulletins), "chunks": len(chunks), "sentences": len(sentences),
-                "embedded": embedded}
-    stored = StoredIndex(manifest, bulletins, chunks, sentences, _stack([cache[h] for h in chunk_hashes], dim),
+    chunk_vectors = _stack([cache[h] for h in chunk_hashes], dim)
+    vector_index = store.build_vector_index(chunk_vectors, settings.hnsw_threshold, settings.index_threads)
+    manifest = Manifest(recipe=Recipe.of(settings), corpus=fingerprint_hashes(file_hashes), files=len(file_hashes),
+                        dimension=dim, backend=embedder.backend, index_type=type(vector_index).__name__,
+                        bulletins=len(bulletins), chunks=len(chunks), sentences=len(sentences), embedded=embedded)
+    stored = StoredIndex(manifest, bulletins, chunks, sentences, chunk_vectors,
                          _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
                          chunk_hashes, sentence_hashes, file_hashes, chunk_terms)
-    vector_index = store.build_vector_index(stored.chunk_vectors, settings.hnsw_threshold,
-                                            settings.index_threads)
-    manifest["index_type"] = type(vector_index).__name__
     if progress:
         progress("saving", 0, 1)
-    store.save(settings.index, stored, vector_index)
+    index = store.save(settings.index, Index(stored, vector_index))
     prune_extracted(settings.extracted, {f.extracted_path for f in files if f.extracted_path is not None})
-    return stored, vector_index
+    return index
 
 
-def can_append(settings: Settings, previous: StoredIndex, vector_index, files: list[SourceFile]) -> bool:
-    """Whether ``files`` can be appended to ``previous`` as a segment instead of a full build:
-    new sources only, the same settings, the same kind of vector index, and segments still small."""
-    manifest = previous.manifest
-    segment_chunks = len(previous.chunks) - manifest.get("base_chunks", len(previous.chunks))
-    return (not any(f.source in previous.file_hashes for f in files)
-            and stale_reason(manifest, {**manifest, **_settings_part(settings)}) is None
-            and (len(previous.chunks) + 50 < settings.hnsw_threshold or type(vector_index).__name__ != "IndexFlatIP")
-            and len(manifest.get("segments", [])) < MAX_SEGMENTS
-            and segment_chunks < max(MIN_SEGMENT_CHUNKS, len(previous.chunks) // 10))
-
-
-def added_files(previous: StoredIndex, files: list[SourceFile]) -> list[SourceFile] | None:
-    """The files that ``previous`` lacks, if every file it holds is still there unchanged; else ``None``."""
-    current = {f.source: f for f in files}
-    for source, digest in previous.file_hashes.items():
-        f = current.get(source)
-        if f is None or file_hash(f) != digest:
-            return None
-    return [f for f in files if f.source not in previous.file_hashes]
-
-
-def append(settings: Settings, previous: StoredIndex, vector_index, files: list[SourceFile],
-           embedder: Embedder) -> tuple[StoredIndex, object]:
+def append(settings: Settings, previous: Index, files: list[SourceFile], embedder: Embedder) -> Index:
     """``previous`` plus the bulletins of ``files`` (new sources), saved as an appended segment.
 
     Costs what the new files cost (split, embed, write), not what the corpus costs; see
-    ``can_append`` for when it applies. The FAISS index is copied, then grows.
+    ``plan.can_append`` for when it applies. The FAISS index is copied, then grows, and so does BM25.
     """
     import faiss
 
-    first = (len(previous.bulletins), len(previous.chunks), len(previous.sentences))
+    old = previous.records
+    first = (len(old.bulletins), len(old.chunks), len(old.sentences))
     # numbered from 0 here, moved after the previous records below
     bulletins, sentences, chunks = split_corpus(files, settings, workers=1)
     titles = {b.id: b.title for b in bulletins}
@@ -136,20 +77,23 @@ def append(settings: Settings, previous: StoredIndex, vector_index, files: list[
                                                                   embedder, cache, None)
     dim = embedder.dimension
     new_hashes = {f.source: file_hash(f) for f in files}
-    manifest = {**previous.manifest, **corpus_manifest(settings, {**previous.file_hashes, **new_hashes}),
-                "bulletins": first[0] + len(bulletins), "chunks": first[1] + len(chunks),
-                "sentences": first[2] + len(sentences), "embedded": embedded,
-                "base_chunks": previous.manifest.get("base_chunks", len(previous.chunks))}
+    every_hash = {**old.file_hashes, **new_hashes}
+    base_chunks = old.manifest.base_chunks if old.manifest.base_chunks is not None else len(old.chunks)
+    manifest = old.manifest.with_(recipe=Recipe.of(settings), corpus=fingerprint_hashes(every_hash),
+                                  files=len(every_hash), bulletins=first[0] + len(bulletins),
+                                  chunks=first[1] + len(chunks), sentences=first[2] + len(sentences),
+                                  embedded=embedded, base_chunks=base_chunks)
     new_vectors = _stack([cache[h] for h in chunk_hashes], dim)
+    new_terms = [" ".join(terms(t)) for t in chunk_texts]
     part = StoredIndex(manifest, bulletins, renumbered(chunks, first[1], first[2]), sentences, new_vectors,
                        _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
-                       chunk_hashes, sentence_hashes, new_hashes, [" ".join(terms(t)) for t in chunk_texts])
-    stored = store.joined([replace(previous, manifest=manifest), part])
-    grown = faiss.clone_index(vector_index)
+                       chunk_hashes, sentence_hashes, new_hashes, new_terms)
+    stored = joined([replace(old, manifest=manifest), part])
+    grown = faiss.clone_index(previous.vectors)
     if len(new_vectors):
         grown.add(np.ascontiguousarray(new_vectors))
-    store.save_appended(settings.index, stored, first)
-    return stored, grown
+    stored = store.save_appended(settings.index, stored, first)
+    return Index(stored, grown, previous.lexical.extended([t.split() for t in new_terms]))
 
 
 def _embed(chunks: list[Chunk], sentences: list[Sentence], titles: dict[str, str], model_key: str,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Mapping
 
 from .errors import IndexStateError
-
-CHECKSUMS = "checksums"  # manifest key: path inside the generation -> hex digest
 
 
 def digest(data: bytes) -> str:
@@ -22,8 +21,8 @@ def digest(data: bytes) -> str:
 class VerifiedReader:
     """Reads the files of one generation, each checked against the manifest's ``checksums``."""
 
-    def __init__(self, folder: Path, checksums: object):
-        if not (isinstance(checksums, dict) and all(isinstance(v, str) for v in checksums.values())):
+    def __init__(self, folder: Path, checksums: Mapping[str, str]):
+        if not (isinstance(checksums, Mapping) and all(isinstance(v, str) for v in checksums.values())):
             raise IndexStateError(f"{folder}/manifest.json: the checksums are missing or malformed")
         self.folder = folder
         self.checksums = checksums
@@ -51,8 +50,9 @@ def check_records(stored) -> list[str]:
     problems = []
     manifest = stored.manifest
     bulletin_ids = {b.id for b in stored.bulletins}
-    counts = (("bulletins", stored.bulletins), ("chunks", stored.chunks), ("sentences", stored.sentences))
-    if any(manifest.get(key) != len(items) for key, items in counts):
+    counts = ((manifest.bulletins, stored.bulletins), (manifest.chunks, stored.chunks),
+              (manifest.sentences, stored.sentences))
+    if any(count != len(items) for count, items in counts):
         problems.append("record counts do not match the manifest")
     if len(stored.chunk_hashes) != len(stored.chunks) or len(stored.sentence_hashes) != len(stored.sentences):
         problems.append("content hashes do not match the records")

@@ -15,8 +15,10 @@ import threading
 from pathlib import Path
 
 from .corpus import SUFFIXES, read_source
-from .engine import Engine, read_sources, relabel_extracted, upload_source
+from .engine import Engine
 from .errors import QueryError, UnsupportedFileError
+from .lifecycle import add_files, open_engine, read_sources, relabel_extracted, upload_source
+from .plan import describe
 from .fileio import remove_durably, remove_stale_temporaries, write_atomic
 from .inputs import check_encodable, has_visible
 from .records import Bulletin
@@ -80,13 +82,13 @@ class LiveIndex:
                 if len(added.text) > MAX_TEXT_CHARS:
                     raise QueryError(f"the bulletin text is {len(added.text)} characters; the limit is "
                                      f"{MAX_TEXT_CHARS}")
-                engine, report = self._engine.with_files([added])
-                log.info("index %s in %.2f s", report.reason or "updated", report.seconds)
+                engine, report = add_files(self._engine, [added])
+                log.info("index updated in %.2f s (%s)", report.seconds, describe(report.plan))
                 self._engine = engine
             except Exception:
                 path.unlink(missing_ok=True)
                 raise
-            for b in reversed(self._engine.stored.bulletins):
+            for b in reversed(self._engine.index.bulletins):
                 if b.source == added.source:
                     log.info("added bulletin %s (%s)", b.id, b.source)
                     return b
@@ -112,9 +114,9 @@ class LiveIndex:
 
     def _rebuild(self) -> None:
         engine = self._engine
-        new_engine, report = Engine.open(engine.settings, engine.embedder, files=read_sources(engine.settings),
+        new_engine, report = open_engine(engine.settings, engine.embedder, files=read_sources(engine.settings),
                                          current=engine)
-        log.info("index swapped in %.2f s (%s)", report.seconds, report.reason or "unchanged")
+        log.info("index swapped in %.2f s (%s)", report.seconds, describe(report.plan))
         self._engine = new_engine
 
 

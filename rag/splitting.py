@@ -17,13 +17,13 @@ from typing import Callable
 from .chunking import chunk_sentences, count_tokens
 from .config import Settings, available_cores
 from .corpus import SourceFile, file_hash
+from .corpus_index import StoredIndex
 from .digest import body_range, split_bulletins
+from .plan import splits_reusable
 from .records import Bulletin, Chunk, Sentence
-from .store import StoredIndex
 from .text import split_sentences
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = 6  # bump when splitting, chunking or embedding inputs change
 # Below this many files to split, one process does it: starting workers costs about a second.
 PARALLEL_MIN_FILES = 400
 Progress = Callable[[str, int, int], None]
@@ -116,10 +116,7 @@ def renumbered(chunks: list[Chunk], first_chunk: int, sentence_shift: int) -> li
 
 def _previous_splits(previous: StoredIndex, settings: Settings) -> dict[str, tuple]:
     """Per source file of ``previous``: (text hash, bulletins, sentences, chunks, first sentence index)."""
-    same = all(previous.manifest.get(k) == v for k, v in (("pipeline", PIPELINE_VERSION),
-               ("chunk_tokens", settings.chunk_tokens), ("chunk_overlap", settings.chunk_overlap),
-               ("default_year", settings.default_year)))
-    if not same or not previous.file_hashes:
+    if not splits_reusable(previous.manifest, settings) or not previous.file_hashes:
         return {}
     source_of = {b.id: b.source for b in previous.bulletins}
     splits: dict[str, tuple] = {}

@@ -21,36 +21,23 @@ import shutil
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .config import available_cores
+from .corpus_index import Index, StoredIndex, joined
 from .errors import IndexStateError
-from .fileio import fsync_dir, json_bytes, write_atomic, write_json_atomic
-from .integrity import CHECKSUMS, VerifiedReader, check_records, digest
+from .fileio import fsync_dir, json_bytes, write_atomic
+from .integrity import VerifiedReader, check_records, digest
+from .manifest import Broken, Manifest, parse_manifest, write_manifest
 from .records import Bulletin, Chunk, Sentence
 
 log = logging.getLogger(__name__)
 _GENERATION = re.compile(r"gen-[0-9T]+-[0-9a-f]{8}")
 
-FORMAT_VERSION = 2  # 2: every file's checksum in the manifest (an older index is rebuilt from scratch)
 CURRENT = "CURRENT"
-
-
-@dataclass
-class StoredIndex:
-    manifest: dict
-    bulletins: list[Bulletin]
-    chunks: list[Chunk]
-    sentences: list[Sentence]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    chunk_hashes: list[str]
-    sentence_hashes: list[str]
-    file_hashes: dict[str, str] = field(default_factory=dict)  # source -> hash of its text
-    chunk_terms: list[str] | None = None  # each chunk's BM25 terms, space-separated (saves tokenising at start-up)
 
 
 @contextmanager
@@ -87,39 +74,35 @@ def build_vector_index(vectors: np.ndarray, hnsw_threshold: int, threads: int = 
     return index
 
 
-def save(index_dir: Path, stored: StoredIndex, vector_index) -> Path:
-    """Write a new generation and switch ``CURRENT`` to it; older generations are removed."""
+def save(index_dir: Path, index: Index) -> Index:
+    """Write a new generation (its segments folded into the base) and switch ``CURRENT`` to it;
+    older generations are removed. Returns ``index`` with the manifest as written."""
     import faiss
 
-    stored.manifest.pop("segments", None)
+    stored = replace(index.records, manifest=index.manifest.with_(segments=()))
 
     def write(staging: Path) -> dict[str, str]:
         sums: dict[str, str] = {}
-        _put(staging, "vectors.faiss", faiss.serialize_index(vector_index).tobytes(), sums)
+        _put(staging, "vectors.faiss", faiss.serialize_index(index.vectors).tobytes(), sums)
         _write_part(staging, "", stored, 0, 0, 0, sums)
         return sums
 
-    return _new_generation(index_dir, stored, write)
+    return index.with_records(_new_generation(index_dir, stored, write))
 
 
-def save_appended(index_dir: Path, stored: StoredIndex, first: tuple[int, int, int]) -> Path:
+def save_appended(index_dir: Path, stored: StoredIndex, first: tuple[int, int, int]) -> StoredIndex:
     """Write a generation that is the current one plus a segment with the records from ``first``
-    (bulletin, chunk, sentence positions) on; the current one's files are linked, not copied."""
+    (bulletin, chunk, sentence positions) on; the current one's files are linked, not copied.
+    Returns ``stored`` with the manifest as written."""
     previous = current_generation(index_dir)
     if previous is None:
         raise IndexStateError(f"there is no index in {index_dir} to append to")
-    try:
-        on_disk = json.loads((previous / "manifest.json").read_bytes().decode("utf-8"))
-        if not isinstance(on_disk, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        raise IndexStateError(f"cannot read {previous / 'manifest.json'}: {exc}") from None
-    if (on_disk.get("bulletins"), on_disk.get("chunks"), on_disk.get("sentences")) != first:
+    on_disk = _read_manifest(previous)
+    if (on_disk.bulletins, on_disk.chunks, on_disk.sentences) != first:
         raise IndexStateError(f"the index in {index_dir} is not the one being appended to")
-    segments = on_disk.get("segments", [])
-    name = f"{len(segments) + 1:04d}"
-    stored.manifest["segments"] = [*segments, name]
-    known = on_disk.get(CHECKSUMS) if isinstance(on_disk.get(CHECKSUMS), dict) else {}
+    name = f"{len(on_disk.segments) + 1:04d}"
+    stored = replace(stored, manifest=stored.manifest.with_(segments=(*on_disk.segments, name)))
+    known = on_disk.checksums
 
     def write(staging: Path) -> dict[str, str]:
         sums: dict[str, str] = {}
@@ -150,24 +133,24 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _new_generation(index_dir: Path, stored: StoredIndex, write) -> Path:
+def _new_generation(index_dir: Path, stored: StoredIndex, write) -> StoredIndex:
+    """Write a generation of ``stored`` (``write`` puts its files into the staging folder and
+    returns their checksums), switch ``CURRENT`` to it; ``stored`` with the manifest written."""
     index_dir = Path(index_dir)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         staging = index_dir / f".{name}.partial"
         staging.mkdir()
-        sums = write(staging)
-        stored.manifest[CHECKSUMS] = sums
-        write_json_atomic(staging / "manifest.json", {**stored.manifest, "format": FORMAT_VERSION})
-        final = index_dir / name
-        os.replace(staging, final)
+        manifest = stored.manifest.with_(checksums=write(staging))
+        write_manifest(staging / "manifest.json", manifest)
+        os.replace(staging, index_dir / name)
         fsync_dir(index_dir)
         write_atomic(index_dir / CURRENT, name.encode())
     except OSError as exc:
         raise IndexStateError(f"cannot write the index in {index_dir}: {exc.strerror or exc}") from None
     _remove_other_generations(index_dir, keep=name)
-    return final
+    return replace(stored, manifest=manifest)
 
 
 def _put(folder: Path, name: str, data: bytes, sums: dict[str, str]) -> None:
@@ -210,29 +193,31 @@ def current_generation(index_dir: Path) -> Path | None:
     return Path(index_dir) / name
 
 
-def load(index_dir: Path) -> tuple[StoredIndex, object] | None:
-    """The current generation and its FAISS index; ``None`` if there is none; IndexStateError if broken."""
+def _read_manifest(folder: Path) -> Manifest:
+    path = folder / "manifest.json"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IndexStateError(f"cannot read {path}: {exc.strerror or exc}") from None
+    manifest = parse_manifest(data)
+    if isinstance(manifest, Broken):
+        raise IndexStateError(f"{path}: {manifest.problem}")
+    return manifest
+
+
+def load(index_dir: Path) -> Index | None:
+    """The current generation; ``None`` if there is none; IndexStateError if it is broken."""
     import faiss
 
     folder = current_generation(index_dir)
     if folder is None:
         return None
+    manifest = _read_manifest(folder)
     try:
-        manifest = json.loads((folder / "manifest.json").read_bytes().decode("utf-8"))
-        if not isinstance(manifest, dict):
-            raise ValueError("the manifest is not a JSON object")
-        if manifest.get("format") != FORMAT_VERSION:
-            raise IndexStateError(f"the index in {folder} has format {manifest.get('format')!r}, not "
-                                  f"{FORMAT_VERSION}: it is rebuilt")
-        reader = VerifiedReader(folder, manifest.get(CHECKSUMS))
+        reader = VerifiedReader(folder, manifest.checksums)
         vector_index = faiss.deserialize_index(np.frombuffer(reader.read("vectors.faiss"), dtype=np.uint8))
         parts = [_read_part(reader, "", manifest)]
-        segments = manifest.get("segments", [])
-        if not isinstance(segments, list):
-            raise ValueError("the segment list is not a list")
-        for name in segments:
-            if not (isinstance(name, str) and name.isdigit() and name.isascii()):
-                raise ValueError(f"bad segment name {name!r}")
+        for name in manifest.segments:
             parts.append(_read_part(reader, f"segments/{name}/", manifest))
             if len(parts[-1].chunk_vectors):
                 vector_index.add(np.ascontiguousarray(parts[-1].chunk_vectors, dtype=np.float32))
@@ -243,10 +228,10 @@ def load(index_dir: Path) -> tuple[StoredIndex, object] | None:
     except Exception as exc:  # any parse of a damaged file means "broken, rebuild", never a crash
         raise IndexStateError(f"the index in {folder} is unreadable ({type(exc).__name__}: {exc})") from None
     _check_consistent(stored, vector_index, folder, problems)
-    return stored, vector_index
+    return Index(stored, vector_index)
 
 
-def _read_part(reader: VerifiedReader, prefix: str, manifest: dict) -> StoredIndex:
+def _read_part(reader: VerifiedReader, prefix: str, manifest: Manifest) -> StoredIndex:
     records = json.loads(reader.read(prefix + "records.json").decode("utf-8"))
     terms_name = prefix + "chunk_terms.json"
     has_terms = reader.listed(terms_name)
@@ -271,28 +256,8 @@ def _array(data: bytes) -> np.ndarray:
     return array
 
 
-def joined(parts: list[StoredIndex]) -> StoredIndex:
-    """The parts one after the other (their records already carry their positions in the whole)."""
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    terms = None if any(p.chunk_terms is None for p in parts) else [t for p in parts for t in p.chunk_terms]
-    return StoredIndex(
-        manifest=first.manifest,
-        bulletins=[b for p in parts for b in p.bulletins],
-        chunks=[c for p in parts for c in p.chunks],
-        sentences=[x for p in parts for x in p.sentences],
-        chunk_vectors=np.concatenate([p.chunk_vectors.astype(first.chunk_vectors.dtype, copy=False) for p in parts]),
-        sentence_vectors=np.concatenate([p.sentence_vectors.astype(first.sentence_vectors.dtype, copy=False) for p in parts]),
-        chunk_hashes=[h for p in parts for h in p.chunk_hashes],
-        sentence_hashes=[h for p in parts for h in p.sentence_hashes],
-        file_hashes={k: v for p in parts for k, v in p.file_hashes.items()},
-        chunk_terms=terms,
-    )
-
-
 def _check_consistent(stored: StoredIndex, vector_index, folder: Path, problems: list[str]) -> None:
-    dim = stored.manifest.get("dimension")
+    dim = stored.manifest.dimension
     if vector_index.ntotal != len(stored.chunks) or len(stored.chunk_vectors) != len(stored.chunks):
         problems.append("vector count does not match the chunk records")
     if stored.chunk_terms is not None and len(stored.chunk_terms) != len(stored.chunks):

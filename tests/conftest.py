@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from rag.config import PROJECT_ROOT, Settings
-from rag.engine import Engine, load_embedder
+from rag.engine import Engine
+from rag.lifecycle import load_embedder, open_engine
 
 SEEDS = PROJECT_ROOT / "seeds"
 SEED_FILE = SEEDS / "china-carbon-neutrality-2023-03.txt"
@@ -42,7 +43,7 @@ def settings(seed_index) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(settings, embedder) -> Engine:
-    engine, _ = Engine.open(settings, embedder)
+    engine, _ = open_engine(settings, embedder)
     return engine
 
 

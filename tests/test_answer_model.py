@@ -11,7 +11,7 @@ import pytest
 from eval import answer_data
 from eval.answer_eval import auc, threshold_for_false_refusals
 from rag.answer_model import MAX_TOKENS, MODEL_FILE, AnswerModel, best_span, encode_pairs, load_tokenizer
-from rag.engine import Engine
+from rag.lifecycle import open_engine
 
 QUESTION = "When did the committee approve the new carbon market rules?"
 ANSWER_SENTENCE = "The committee approved the new carbon market rules on 14 March 2021 after a long debate."
@@ -62,7 +62,7 @@ def test_best_span_keeps_start_before_end():
 
 @pytest.mark.slow
 def test_engine_with_the_model_answers_and_cites_exactly(settings, embedder, engine):
-    model_engine, _ = Engine.open(settings.with_(answerer="model"), embedder)
+    model_engine, _ = open_engine(settings.with_(answerer="model"), embedder)
     for row in [json.loads(line) for line in open("eval/questions.jsonl", encoding="utf-8")][:12]:
         answer = model_engine.ask(row["question"])
         for c in answer.citations:  # the citation invariant

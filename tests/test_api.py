@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from rag import indexing
 from rag.config import Settings
-from rag.engine import Engine
+from rag.lifecycle import open_engine
 
 from conftest import SEED_FILE, SEED_TITLES, SEEDS
 
@@ -33,7 +33,7 @@ def writable(tmp_path, embedder):
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds)
     settings = Settings(seeds=seeds, index=tmp_path / "index", api_key="s3cret", rate_limit_per_minute=0)
-    engine, _ = Engine.open(settings, embedder)
+    engine, _ = open_engine(settings, embedder)
     with TestClient(create_app(settings, engine)) as c:
         c.settings = settings
         yield c
@@ -177,7 +177,7 @@ def test_add_ask_delete_and_restart(writable, embedder):
     assert NEW["text"] in full["text"]
 
     # a restart serves the acknowledged bulletin
-    engine, report = Engine.open(writable.settings, embedder)
+    engine, report = open_engine(writable.settings, embedder)
     assert not report.rebuilt and bulletin["id"] in engine.bulletins
 
     seed_id = writable.get("/bulletins").json()[0]["id"]

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from rag.config import PROJECT_ROOT, Settings
-from rag.engine import Engine
+from rag.lifecycle import open_engine
 
 from conftest import SEEDS
 from helpers_documents import docx_bytes, html_page, pdf_bytes, scanned_pdf_bytes
@@ -29,7 +29,7 @@ def client(tmp_path_factory, embedder):
     shutil.copytree(SEEDS, root / "seeds")
     settings = Settings(seeds=root / "seeds", index=root / "index", api_key="s3cret", rate_limit_per_minute=0,
                         max_body_bytes=200_000)
-    engine, _ = Engine.open(settings, embedder)
+    engine, _ = open_engine(settings, embedder)
     with TestClient(create_app(settings, engine)) as c:
         c.settings = settings
         yield c

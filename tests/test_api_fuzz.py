@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings as hsettings
 
 from api.app import create_app
 from rag.config import Settings
-from rag.engine import Engine
+from rag.lifecycle import open_engine
 
 from conftest import SEEDS
 
@@ -26,7 +26,7 @@ def api_schema(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(SEEDS, root / "seeds")
     settings = Settings(seeds=root / "seeds", index=root / "index", api_key="fuzz-key", rate_limit_per_minute=0)
-    engine, _ = Engine.open(settings, embedder)
+    engine, _ = open_engine(settings, embedder)
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(settings, engine))
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from rag.config import Settings
-from rag.engine import Engine
+from rag.lifecycle import open_engine
 from rag.errors import QueryError
 
 from conftest import SEEDS
@@ -26,7 +26,7 @@ def app_client(tmp_path_factory, embedder):
     shutil.copytree(SEEDS, root / "seeds")
     settings = Settings(seeds=root / "seeds", index=root / "index", api_key="s3cret", rate_limit_per_minute=0,
                         max_body_bytes=10_000)
-    engine, _ = Engine.open(settings, embedder)
+    engine, _ = open_engine(settings, embedder)
     with TestClient(create_app(settings, engine)) as c:
         c.root = root
         yield c
@@ -129,7 +129,7 @@ def test_no_server_path_in_any_response(app_client):
 def test_stale_temporary_files_are_removed_at_start_up(tmp_path, embedder):
     shutil.copytree(SEEDS, tmp_path / "seeds")
     settings = Settings(seeds=tmp_path / "seeds", index=tmp_path / "index")
-    engine, _ = Engine.open(settings, embedder)
+    engine, _ = open_engine(settings, embedder)
     settings.uploads.mkdir(parents=True, exist_ok=True)
     orphan = settings.uploads / ".added-3f2a.txt.k2j4h1.tmp"
     orphan.write_text("half a bulletin")

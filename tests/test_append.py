@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import indexing, store
+from rag import plan, store
 from rag.config import Settings
-from rag.engine import Engine
+from rag.lifecycle import open_engine
 from rag.live import LiveIndex
+from rag.plan import Append, Reason, describe
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ DAM = ("Hydropower Station Starts In Sichuan", "On June 9, 2024, the Baihetan hy
 @pytest.fixture
 def live(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    engine, _ = Engine.open(settings, embedder)
+    engine, _ = open_engine(settings, embedder)
     return LiveIndex(engine), settings
 
 
@@ -32,23 +33,23 @@ def test_an_added_bulletin_is_appended_and_survives_a_restart(live, embedder):
     before = index.engine
     added = index.add(*WIND)
     engine = index.engine
-    assert engine.stored.manifest["segments"] == ["0001"]
-    assert engine.stored.manifest["embedded"] == 1  # its one chunk: nothing else was encoded
-    assert len(engine.stored.chunks) == len(before.stored.chunks) + 1
-    assert len(before.stored.chunks) == before.stored.manifest["chunks"]  # the old snapshot is untouched
+    assert engine.index.manifest.segments == ("0001",)
+    assert engine.index.manifest.embedded == 1  # its one chunk: nothing else was encoded
+    assert len(engine.index.chunks) == len(before.index.chunks) + 1
+    assert len(before.index.chunks) == before.index.manifest.chunks  # the old snapshot is untouched
     answer = engine.ask("Where did the 500-megawatt wind farm open?")
     assert "Jiuquan" in answer.answer and answer.citations[0].bulletin_id == added.id
     generation = store.current_generation(settings.index)
     assert (generation / "segments" / "0001" / "records.json").is_file()
 
-    restarted, report = Engine.open(settings, embedder)
+    restarted, report = open_engine(settings, embedder)
     assert not report.rebuilt, report.reason  # the manifest says what the files on disk hold
-    assert restarted.stored.bulletins == engine.stored.bulletins
-    assert restarted.stored.sentences == engine.stored.sentences
-    assert np.array_equal(restarted.stored.sentence_vectors, engine.stored.sentence_vectors)
-    assert restarted.retriever.vector_index.ntotal == len(restarted.stored.chunks)
+    assert restarted.index.bulletins == engine.index.bulletins
+    assert restarted.index.sentences == engine.index.sentences
+    assert np.array_equal(restarted.index.sentence_vectors, engine.index.sentence_vectors)
+    assert restarted.index.vectors.ntotal == len(restarted.index.chunks)
     question = "How large is the Baihetan hydropower station?"
-    assert restarted.lexical.scores(question).tolist() == engine.lexical.scores(question).tolist()
+    assert restarted.index.lexical.scores(question).tolist() == engine.index.lexical.scores(question).tolist()
 
 
 def test_an_appended_index_holds_what_a_full_build_holds(live, embedder):
@@ -56,28 +57,28 @@ def test_an_appended_index_holds_what_a_full_build_holds(live, embedder):
     index.add(*WIND)
     index.add(*DAM)
     appended = index.engine
-    assert appended.stored.manifest["segments"] == ["0001", "0002"]
-    full, report = Engine.open(settings, embedder, rebuild=True)
-    assert report.rebuilt and "segments" not in full.stored.manifest
-    key = lambda e: sorted((b.id, b.title, b.char_start, b.char_end) for b in e.stored.bulletins)  # noqa: E731
+    assert appended.index.manifest.segments == ("0001", "0002")
+    full, report = open_engine(settings, embedder, rebuild=True)
+    assert report.rebuilt and full.index.manifest.segments == ()
+    key = lambda e: sorted((b.id, b.title, b.char_start, b.char_end) for b in e.index.bulletins)  # noqa: E731
     assert key(appended) == key(full)
-    texts = lambda e: sorted(c.text for c in e.stored.chunks)  # noqa: E731
+    texts = lambda e: sorted(c.text for c in e.index.chunks)  # noqa: E731
     assert texts(appended) == texts(full)
     for question in ("How large is the Baihetan hydropower station?", "Who leads the expert committee?"):
         a, b = appended.ask(question), full.ask(question)
         assert [c.quote for c in a.citations] == [c.quote for c in b.citations]
         # the same BM25 scores (chunk order may differ: a full build reads the uploads folder sorted)
-        assert np.allclose(np.sort(appended.lexical.scores(question)), np.sort(full.lexical.scores(question)))
+        assert np.allclose(np.sort(appended.index.lexical.scores(question)), np.sort(full.index.lexical.scores(question)))
 
 
 def test_segments_are_folded_into_the_base_when_there_are_too_many(live, monkeypatch):
     index, settings = live
-    monkeypatch.setattr(indexing, "MAX_SEGMENTS", 1)
+    monkeypatch.setattr(plan, "MAX_SEGMENTS", 1)
     index.add(*WIND)
-    assert index.engine.stored.manifest["segments"] == ["0001"]
+    assert index.engine.index.manifest.segments == ("0001",)
     index.add(*DAM)  # a second segment is over the limit: a full build (vectors reused)
-    manifest = index.engine.stored.manifest
-    assert "segments" not in manifest and manifest["embedded"] == 1
+    manifest = index.engine.index.manifest
+    assert manifest.segments == () and manifest.embedded == 1
     assert not (store.current_generation(settings.index) / "segments").exists()
     assert "16 gigawatts" in index.engine.ask("What is the capacity of the Baihetan station?").answer
 
@@ -87,7 +88,7 @@ def test_deleting_an_appended_bulletin_rebuilds_without_it(live, embedder):
     added = index.add(*WIND)
     index.delete(added.id)
     assert added.id not in index.engine.bulletins
-    restarted, report = Engine.open(settings, embedder)
+    restarted, report = open_engine(settings, embedder)
     assert not report.rebuilt and added.id not in restarted.bulletins
 
 
@@ -98,32 +99,34 @@ def test_a_broken_segment_is_detected_and_rebuilt(live, embedder):
     data = json.loads(records.read_text())
     data["chunks"] = []
     records.write_text(json.dumps(data))
-    engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt and "segments/0001/records.json: checksum mismatch" in report.reason
+    engine, report = open_engine(settings, embedder)
+    assert report.rebuilt and report.plan.reason is Reason.BROKEN
+    assert "segments/0001/records.json: checksum mismatch" in report.plan.detail
     assert "Jiuquan" in engine.ask("Where did the 500-megawatt wind farm open?").answer
 
 
 def test_a_file_dropped_into_the_seeds_folder_is_appended(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     (corpus_copy / "wind.txt").write_text(f"{WIND[0]}\n\n{WIND[1]}\n", encoding="utf-8")
-    engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt and report.reason == "the bulletins changed: 1 new file appended"
-    assert engine.stored.manifest["segments"] == ["0001"] and engine.stored.manifest["embedded"] == 1
+    engine, report = open_engine(settings, embedder)
+    assert isinstance(report.plan, Append) and len(report.plan.files) == 1
+    assert describe(report.plan) == "the bulletins changed: 1 new file appended"
+    assert engine.index.manifest.segments == ("0001",) and engine.index.manifest.embedded == 1
     assert "Jiuquan" in engine.ask("Where did the 500-megawatt wind farm open?").answer
     (corpus_copy / "wind.txt").write_text(f"{WIND[0]}\n\nOn May 3, 2024, it opened in Dunhuang.\n", encoding="utf-8")
-    engine, report = Engine.open(settings, embedder)  # a changed file: a full build, the rest reused
-    assert report.reason == "the bulletins changed" and "segments" not in engine.stored.manifest
+    engine, report = open_engine(settings, embedder)  # a changed file: a full build, the rest reused
+    assert report.plan.reason is Reason.BULLETINS_CHANGED and engine.index.manifest.segments == ()
     assert "Dunhuang" in engine.ask("Where did the wind farm in Gansu open?").answer
 
 
 def test_adding_the_same_bulletin_twice_keeps_one_copy(live):
     index, _ = live
     first = index.add(*WIND)
-    count = len(index.engine.stored.bulletins)
+    count = len(index.engine.index.bulletins)
     again = index.add(*WIND)  # same title and text: the same file, nothing to append
-    assert again.id == first.id and len(index.engine.stored.bulletins) == count
-    assert sum(b.source == first.source for b in index.engine.stored.bulletins) == 1
+    assert again.id == first.id and len(index.engine.index.bulletins) == count
+    assert sum(b.source == first.source for b in index.engine.index.bulletins) == 1
 
 
 def test_appending_copies_where_hard_links_are_refused(live, monkeypatch):

@@ -7,7 +7,7 @@ import os
 
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import read_corpus
-from rag.engine import Engine
+from rag.lifecycle import open_engine
 from rag.text import MAX_SENTENCE_CHARS, split_sentences
 
 GOOD = "Solar Plant Opens in Qinghai\n\nOn June 3, 2024, a solar plant opened in Golmud. It can make 2 gigawatts.\n"
@@ -55,8 +55,8 @@ def test_bad_documents_are_taken_or_skipped_with_a_reason(tmp_path, caplog):
 def test_a_bad_corpus_still_indexes_and_answers(tmp_path, embedder):
     folder, outside = tmp_path / "corpus", tmp_path / "outside.txt"
     make_bad_corpus(folder, outside)
-    engine, _ = Engine.open(Settings(seeds=folder, index=tmp_path / "index"), embedder)
-    titles = {b.title for b in engine.stored.bulletins}
+    engine, _ = open_engine(Settings(seeds=folder, index=tmp_path / "index"), embedder)
+    titles = {b.title for b in engine.index.bulletins}
     assert {"Solar Plant Opens in Qinghai", "Hydrogen Plan Released", "Wind Record Set",
             "煤炭消费下降", "国家碳中和科技专家委员会成立"} <= titles
     assert "Secret Outside Bulletin" not in titles

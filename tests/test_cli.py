@@ -74,3 +74,12 @@ def test_citation_lines_name_the_page_and_the_text_file_of_an_extracted_source()
     assert _where(page) == "seeds/page.html; text index/extracted/page-cd34.txt, "
     txt = Citation(1, "b", "T", "seeds/a.txt", 0, 5, "Quote", "seeds/a.txt", None)
     assert _where(txt) == "seeds/a.txt, "
+
+
+def test_an_index_whose_records_no_longer_match_names_the_command_that_rebuilds_it():
+    from rag.cli import _message
+    from rag.errors import CorpusError, StaleRecordsError
+
+    stale = StaleRecordsError("index records no longer match seeds/a.txt")
+    assert _message(stale) == "index records no longer match seeds/a.txt: rebuild the index with `rag index --rebuild`"
+    assert _message(CorpusError("no bulletins found")) == "no bulletins found"

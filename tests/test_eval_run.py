@@ -1,11 +1,12 @@
 """A small end-to-end `rag eval` run: a few questions on the seeds, and tiny SQuAD and BEIR sets."""
 
 import json
-from argparse import Namespace
+from pathlib import Path
 
 import pytest
 
 from eval import run as eval_run
+from eval.run import EvalOptions
 from eval.datasets import OWN_QUESTIONS
 
 pytestmark = pytest.mark.slow
@@ -13,10 +14,10 @@ pytestmark = pytest.mark.slow
 PICKED = ("q001", "q004", "q038", "q133")  # committee meeting date, its leader, Interlaken; the World Cup
 
 
-def args(tmp_path, **changes):
-    values = dict(questions=None, squad=None, beir=None, mode="hybrid", out=tmp_path / "out", limit=None,
-                  sample=None, calibrate=False, seeds=None, index=None)
-    return Namespace(**{**values, **changes})
+def args(tmp_path, questions=(), **changes):
+    """The options `rag eval` builds; ``questions``: one question file or several."""
+    questions = (questions,) if isinstance(questions, Path) else tuple(questions)
+    return EvalOptions(questions=questions, out=tmp_path / "out", **changes)
 
 
 @pytest.fixture

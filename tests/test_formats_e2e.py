@@ -11,6 +11,7 @@ import pytest
 from rag.config import Settings
 from rag.digest import body_range, split_bulletins
 from rag.engine import Engine
+from rag.lifecycle import open_engine
 from rag.retrieval import Filters
 
 from conftest import SEED_FILE
@@ -46,13 +47,13 @@ def formats(tmp_path_factory, embedder):
     title, paragraphs = _seed_bulletin("Ministry of Industry")
     (seeds / "miit-carbon-peak.docx").write_bytes(docx_bytes([("Title", title)] + [("", p) for p in paragraphs]))
     settings = Settings(seeds=seeds, index=root / "index")
-    engine, report = Engine.open(settings, embedder)
+    engine, report = open_engine(settings, embedder)
     assert report.rebuilt
     return engine, pages
 
 
 def _bulletin(engine: Engine, suffix: str):
-    (b,) = [b for b in engine.stored.bulletins if b.source.endswith(suffix)]
+    (b,) = [b for b in engine.index.bulletins if b.source.endswith(suffix)]
     return b
 
 
@@ -69,7 +70,7 @@ def _check_citations(answer, settings) -> None:
 
 def test_every_format_is_indexed_with_its_headline_and_date(formats):
     engine, _ = formats
-    assert len(engine.stored.bulletins) == 5 + 3
+    assert len(engine.index.bulletins) == 5 + 3
     assert _bulletin(engine, ".pdf").title == 'IPCC Releases Sixth Assessment Report "Synthesis Report"'
     html = _bulletin(engine, ".html")
     assert html.title == "The National carbon neutrality Science and Technology Expert Committee was established"
@@ -115,5 +116,5 @@ def test_unfiltered_answers_keep_the_invariant_whichever_copy_they_cite(formats)
 def test_reopening_reads_the_extracted_text_back(formats, embedder, monkeypatch):
     engine, _ = formats
     monkeypatch.setattr("rag.extract.cache.extract", lambda *a: pytest.fail("extracted again"))
-    again, report = Engine.open(engine.settings, embedder)
-    assert not report.rebuilt and len(again.stored.bulletins) == 8
+    again, report = open_engine(engine.settings, embedder)
+    assert not report.rebuilt and len(again.index.bulletins) == 8

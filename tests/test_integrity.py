@@ -13,9 +13,10 @@ import pytest
 
 from rag import store
 from rag.config import Settings
-from rag.engine import Engine
 from rag.errors import IndexStateError
 from rag.integrity import digest
+from rag.lifecycle import open_engine
+from rag.plan import Append, Reason, describe
 
 FACTS = [
     ("Harbin Opens Ice Battery Plant", "On January 9, 2024, Harbin opened a plant that stores power as ice. "
@@ -56,10 +57,10 @@ def good(tmp_path_factory, embedder):
     for n, (title, text) in enumerate(FACTS):
         write_bulletin(seeds, n, title, text)
     settings = Settings(seeds=seeds, index=root / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     write_bulletin(seeds, len(FACTS), *ADDED)
-    engine, report = Engine.open(settings, embedder)
-    assert report.reason.endswith("appended") and engine.stored.manifest["segments"] == ["0001"]
+    engine, report = open_engine(settings, embedder)
+    assert isinstance(report.plan, Append) and engine.index.manifest.segments == ("0001",)
     return root, answers(engine)
 
 
@@ -144,9 +145,9 @@ def test_damage_is_detected_logged_and_rebuilt_with_the_same_answers(good, damag
     DAMAGE[kind](generation(damaged) if kind not in ("bad CURRENT", "CURRENT leaving the folder")
                  else store.current_generation(damaged.index))
     with caplog.at_level(logging.WARNING, logger="rag"):
-        engine, report = Engine.open(damaged, embedder)
+        engine, report = open_engine(damaged, embedder)
     assert report.rebuilt, kind
-    assert "broken" in report.reason or "failed a check" in caplog.text, report.reason
+    assert report.plan.reason is Reason.BROKEN or "failed a check" in caplog.text, describe(report.plan)
     assert any(r.levelno >= logging.WARNING for r in caplog.records)  # logged with the file and the reason
     assert answers(engine) == expected
     store.load(damaged.index)  # what was written is whole
@@ -163,7 +164,7 @@ def test_bad_records_with_a_changed_corpus_rebuild_from_scratch(good, damaged, e
     _, expected = good
     rewrite_records(generation(damaged), "records.json", shift_offsets)
     write_bulletin(damaged.seeds, 99, "Nanning Metro Line Opens", "On August 8, 2024, Nanning opened metro line 6.")
-    engine, report = Engine.open(damaged, embedder)
+    engine, report = open_engine(damaged, embedder)
     assert report.rebuilt
     assert answers(engine) == expected
 
@@ -179,10 +180,10 @@ def test_rebuild_reembeds_everything_unless_told_to_reuse(good, damaged, embedde
     manifest = json.loads((gen / "manifest.json").read_text())
     manifest["checksums"]["chunk_vectors.npy"] = digest(buffer)
     (gen / "manifest.json").write_text(json.dumps(manifest))
-    reused, _ = Engine.open(damaged, embedder, rebuild=True, reuse=True)
-    assert reused.stored.manifest["embedded"] == 0
-    engine, report = Engine.open(damaged, embedder, rebuild=True)
-    assert report.rebuilt and engine.stored.manifest["embedded"] == len(engine.stored.chunks)
+    reused, _ = open_engine(damaged, embedder, rebuild=True, reuse=True)
+    assert reused.index.manifest.embedded == 0
+    engine, report = open_engine(damaged, embedder, rebuild=True)
+    assert report.rebuilt and engine.index.manifest.embedded == len(engine.index.chunks)
     assert answers(engine) == expected
 
 

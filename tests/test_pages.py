@@ -92,7 +92,7 @@ def test_refusals_render_in_the_page(client, params, status, fragment):
 
 
 def test_odd_offsets_never_break_the_source_view(client, engine):
-    bulletin = engine.stored.bulletins[0]
+    bulletin = engine.index.bulletins[0]
     for start, end in [("-5", "x"), ("999999999999999", "1"), (str(bulletin.char_end), str(bulletin.char_start))]:
         response = client.get("/", params={"source": bulletin.id, "start": start, "end": end})
         assert response.status_code == 200 and bulletin.title in response.text

@@ -3,7 +3,8 @@
 from rag import splitting
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import file_hash, read_corpus
-from rag.store import StoredIndex
+from rag.corpus_index import StoredIndex
+from rag.manifest import Manifest, Recipe
 
 
 def test_the_process_pool_splits_exactly_as_one_process_does(tmp_path, monkeypatch):
@@ -30,9 +31,10 @@ def test_unchanged_files_take_their_split_from_the_previous_index(tmp_path, monk
     files = read_corpus(tmp_path, tmp_path)
     settings = Settings()
     bulletins, sentences, chunks = splitting.split_corpus(files, settings)
-    previous = StoredIndex({"pipeline": splitting.PIPELINE_VERSION, "chunk_tokens": settings.chunk_tokens,
-                            "chunk_overlap": settings.chunk_overlap, "default_year": settings.default_year},
-                           bulletins, chunks, sentences, None, None,
+    manifest = Manifest(recipe=Recipe.of(settings), corpus=None, files=3, dimension=384, backend=None,
+                        index_type="IndexFlatIP", bulletins=len(bulletins), chunks=len(chunks),
+                        sentences=len(sentences), embedded=0)
+    previous = StoredIndex(manifest, bulletins, chunks, sentences, None, None,
                            [], [], {f.source: file_hash(f) for f in files})
     (tmp_path / "story-1.txt").write_text("Story 1 Headline\n\nIt snowed. A lot.\n", encoding="utf-8")
     changed = read_corpus(tmp_path, tmp_path)

@@ -5,61 +5,62 @@ import pytest
 
 from rag import store
 from rag.config import Settings
-from rag.engine import Engine, read_sources
+from rag.errors import IndexStateError
 from rag.indexing import chunk_embedding_text, split_corpus
 from rag.lexical import LexicalIndex, terms
-from rag.errors import IndexStateError
+from rag.lifecycle import open_engine, read_sources
+from rag.plan import Append, Reason
 
 
 def test_fresh_index_is_built_then_loaded_without_rebuild(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    _, first = Engine.open(settings, embedder)
-    assert first.rebuilt and first.reason == "there is no index yet"
-    engine, second = Engine.open(settings, embedder)
+    _, first = open_engine(settings, embedder)
+    assert first.rebuilt and first.plan.reason is Reason.NO_INDEX
+    engine, second = open_engine(settings, embedder)
     assert not second.rebuilt
-    assert engine.stored.manifest["bulletins"] == 5
+    assert engine.index.manifest.bulletins == 5
 
 
 def test_changed_seeds_or_settings_make_the_index_stale(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     (corpus_copy / "extra.txt").write_text("Wind Farm Opens\n\nOn May 2, 2024, a wind farm opened in Gansu.\n")
-    engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt and report.reason.startswith("the bulletins changed")
-    assert engine.stored.manifest["bulletins"] == 6
+    engine, report = open_engine(settings, embedder)
+    assert report.rebuilt and isinstance(report.plan, Append)
+    assert engine.index.manifest.bulletins == 6
     # only the new bulletin was embedded: the rest came from the cache
-    assert 1 <= engine.stored.manifest["embedded"] <= 2  # its chunk and its sentence (identical here)
-    _, report = Engine.open(settings.with_(chunk_tokens=100), embedder)
-    assert report.rebuilt and report.reason == "the chunk size changed"
+    assert 1 <= engine.index.manifest.embedded <= 2  # its chunk and its sentence (identical here)
+    _, report = open_engine(settings.with_(chunk_tokens=100), embedder)
+    assert report.rebuilt and report.plan.reason is Reason.CHUNK_SIZE_CHANGED
 
 
 def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus_copy, embedder, monkeypatch):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    engine, _ = Engine.open(settings, embedder)
+    engine, _ = open_engine(settings, embedder)
     before = store.current_generation(settings.index)
     (corpus_copy / "extra.txt").write_text("Wind Farm Opens\n\nOn May 2, 2024, a wind farm opened in Gansu.\n")
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed while writing")
 
-    monkeypatch.setattr(store, "write_json_atomic", crash)  # dies after the vectors are written
+    monkeypatch.setattr(store, "write_manifest", crash)  # dies after the vectors are written
     with pytest.raises(KeyboardInterrupt):
-        Engine.open(settings, embedder)
+        open_engine(settings, embedder)
     monkeypatch.undo()
     assert store.current_generation(settings.index) == before
-    stored, _ = store.load(settings.index)
-    assert stored.manifest["bulletins"] == 5  # the previous good index, whole
+    stored = store.load(settings.index)
+    assert stored.manifest.bulletins == 5  # the previous good index, whole
 
 
 def test_broken_index_is_detected_and_rebuilt(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     generation = store.current_generation(settings.index)
     (generation / "vectors.faiss").write_bytes(b"truncated")
     with pytest.raises(IndexStateError):
         store.load(settings.index)
-    engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt and "broken" in report.reason
+    engine, report = open_engine(settings, embedder)
+    assert report.rebuilt and report.plan.reason is Reason.BROKEN
     assert engine.ask("Where did the IPCC release its Synthesis Report?").citations
 
 
@@ -67,16 +68,16 @@ def test_unwritable_index_folder_is_a_clear_error(tmp_path, corpus_copy, embedde
     blocker = tmp_path / "index"
     blocker.write_text("not a folder")
     with pytest.raises(IndexStateError, match="cannot write the index"):
-        Engine.open(Settings(seeds=corpus_copy, index=blocker), embedder)
+        open_engine(Settings(seeds=corpus_copy, index=blocker), embedder)
 
 
 def test_unchanged_corpus_reembeds_nothing(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    first, _ = Engine.open(settings, embedder)
-    assert first.stored.manifest["embedded"] > 0
-    again, report = Engine.open(settings, embedder, rebuild=True, reuse=True)
-    assert report.rebuilt and again.stored.manifest["embedded"] == 0
-    assert np.array_equal(again.stored.chunk_vectors, first.stored.chunk_vectors)
+    first, _ = open_engine(settings, embedder)
+    assert first.index.manifest.embedded > 0
+    again, report = open_engine(settings, embedder, rebuild=True, reuse=True)
+    assert report.rebuilt and again.index.manifest.embedded == 0
+    assert np.array_equal(again.index.chunk_vectors, first.index.chunk_vectors)
 
 
 def test_vector_index_is_exact_below_the_threshold_and_hnsw_at_it():
@@ -111,74 +112,74 @@ def _rewrite_json(path, change):
 
 def test_manifest_from_another_model_triggers_a_rebuild(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     _rewrite_json(store.current_generation(settings.index) / "manifest.json",
                   lambda m: m.update(model="some-other-model"))
-    _, report = Engine.open(settings, embedder)
-    assert report.rebuilt and report.reason == "the embedding model changed"
+    _, report = open_engine(settings, embedder)
+    assert report.rebuilt and report.plan.reason is Reason.MODEL_CHANGED
 
 
 def test_chunk_records_that_do_not_match_the_vectors_are_rebuilt(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     _rewrite_json(store.current_generation(settings.index) / "records.json",
                   lambda r: r["chunks"].pop())
     with pytest.raises(IndexStateError, match="does not match the chunk records"):
         store.load(settings.index)
-    engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt and "broken" in report.reason
-    assert len(engine.stored.chunks) == engine.retriever.vector_index.ntotal
+    engine, report = open_engine(settings, embedder)
+    assert report.rebuilt and report.plan.reason is Reason.BROKEN
+    assert len(engine.index.chunks) == engine.index.vectors.ntotal
 
 
 def test_missing_generation_named_by_current_is_rebuilt(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     (settings.index / "CURRENT").write_text("gen-that-does-not-exist")
-    _, report = Engine.open(settings, embedder)
-    assert report.rebuilt and "missing generation" in report.reason
+    _, report = open_engine(settings, embedder)
+    assert report.rebuilt and report.plan.reason is Reason.BROKEN and "missing generation" in report.plan.detail
 
 
 def test_adding_a_file_reuses_the_split_of_the_others_and_matches_a_fresh_split(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
     (corpus_copy / "a-first.txt").write_text("Wind Farm Opens\n\nOn May 2, 2024, a wind farm opened in Gansu. "
                                              "It powers 300,000 homes.\n")
-    engine, report = Engine.open(settings, embedder)
+    engine, report = open_engine(settings, embedder)
     assert report.rebuilt  # appended: the same records as a fresh split, the new file's last
     fresh = split_corpus(read_sources(settings), settings)
     where = lambda records: sorted((r.bulletin_id, r.char_start, r.text) for r in records)  # noqa: E731
-    assert sorted(engine.stored.bulletins, key=lambda b: b.source) == sorted(fresh[0], key=lambda b: b.source)
-    assert where(engine.stored.sentences) == where(fresh[1]) and where(engine.stored.chunks) == where(fresh[2])
+    assert sorted(engine.index.bulletins, key=lambda b: b.source) == sorted(fresh[0], key=lambda b: b.source)
+    assert where(engine.index.sentences) == where(fresh[1]) and where(engine.index.chunks) == where(fresh[2])
     (corpus_copy / "a-first.txt").write_text("Wind Farm Opens\n\nOn May 2, 2024, a wind farm opened in Gansu. "
                                              "It powers 200,000 homes.\n")
-    engine, report = Engine.open(settings, embedder)  # a changed file: a full build reusing the seeds' split
-    assert report.reason == "the bulletins changed"
+    engine, report = open_engine(settings, embedder)  # a changed file: a full build reusing the seeds' split
+    assert report.plan.reason is Reason.BULLETINS_CHANGED
     fresh = split_corpus(read_sources(settings), settings)
-    assert (engine.stored.bulletins, engine.stored.sentences, engine.stored.chunks) == fresh
+    assert (engine.index.bulletins, engine.index.sentences, engine.index.chunks) == fresh
     assert engine.ask("Where did the wind farm open?").citations
 
 
 def test_saved_bm25_terms_are_the_chunk_terms(engine, settings):
-    stored, _ = store.load(settings.index)
+    stored = store.load(settings.index).records
     titles = {b.id: b.title for b in stored.bulletins}
     fresh = [" ".join(terms(chunk_embedding_text(titles[c.bulletin_id], c.text))) for c in stored.chunks]
     assert stored.chunk_terms == fresh
     question = "Where did the IPCC release its Synthesis Report?"
     rebuilt = LexicalIndex([chunk_embedding_text(titles[c.bulletin_id], c.text) for c in stored.chunks])
-    assert np.allclose(engine.lexical.scores(question), rebuilt.scores(question))
+    assert np.allclose(engine.index.lexical.scores(question), rebuilt.scores(question))
 
 
 def test_records_whose_offsets_no_longer_slice_back_are_rebuilt(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
-    Engine.open(settings, embedder)
+    open_engine(settings, embedder)
 
     def shift(records):
         for sentence in records["sentences"]:
             sentence["char_start"] += 1  # the manifest still matches the corpus: only the offsets lie
 
     _rewrite_json(store.current_generation(settings.index) / "records.json", shift)
-    engine, report = Engine.open(settings, embedder)
-    assert report.rebuilt and "no longer match" in report.reason
+    engine, report = open_engine(settings, embedder)
+    assert report.rebuilt and report.plan.reason is Reason.BROKEN and "no longer match" in report.plan.detail
     answer = engine.ask("Where did the IPCC release its Synthesis Report?")
     assert all(engine.files[c.source].text[c.char_start:c.char_end] == c.quote for c in answer.citations)
 
@@ -190,8 +191,8 @@ def test_sentences_past_the_model_window_are_embedded_on_their_own(tmp_path, emb
     body = " ".join(f"Province number {n} reported {n * 7} new solar farms in {2000 + n}." for n in range(60))
     (seeds / "long.txt").write_text(f"Solar Farms By Province\n\n{body}\n", encoding="utf-8")
     settings = Settings(seeds=seeds, index=tmp_path / "index", chunk_tokens=2000, chunk_overlap=0)
-    engine, _ = Engine.open(settings, embedder)
-    stored = engine.stored
+    engine, _ = open_engine(settings, embedder)
+    stored = engine.index
     assert len(stored.chunks) == 1 and len(stored.sentences) == 60
     assert not np.isnan(stored.sentence_vectors.astype(np.float32)).any()
     last = stored.sentences[-1]
