@@ -22,7 +22,8 @@ from .embedding import Embedder
 from .errors import CorpusError, IndexStateError, NotFoundError, QueryError
 from .inputs import check_encodable, is_blank, strip_blank
 from .lexical import LexicalIndex
-from .multilingual import latin_part, question_language, span_question
+from .multilingual import latin_part
+from .question import parse_question
 from .records import Answer, Bulletin, Passage
 from .retrieval import Filters, Retriever
 from .store import StoredIndex
@@ -241,27 +242,25 @@ class Engine:
             vector = self.embedder.encode_query(question)
         retrieved = time.perf_counter()
         stored = self.stored
-        lang = question_language(question)
-        matching = _matching_question(question, lang)
-        scored = score_sentences(matching, vector, ranked, stored.chunks, stored.sentences,
-                                 stored.sentence_vectors, self.lexical, self.titles)
-        if answerer == "model" and lang == "en":  # the model reads English questions only
-            verdict = judge_candidates(self.answer_model, question, scored, stored.sentences, self.titles,
+        parsed = parse_question(question, vector)
+        scored = score_sentences(parsed, ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
+                                 self.lexical, self.titles)
+        if answerer == "model" and parsed.lang == "en":  # the model reads English questions only
+            verdict = judge_candidates(self.answer_model, parsed, scored, stored.sentences, self.titles,
                                        self.settings.answer_candidates)
             chosen = select_by_model(verdict, stored.sentence_vectors, self.settings.max_sentences,
                                      self.settings.model_threshold)
-            answer = compose_answer(question, chosen, stored.sentences, self.bulletins, passages)
+            answer = compose_answer(parsed, chosen, stored.sentences, self.bulletins, passages)
             if chosen:
                 answer = replace(answer, span=model_span(verdict, stored.sentences))
-            answer = replace(answer, lang=lang)
+            answer = replace(answer, lang=parsed.lang)
         else:
-            threshold = self.settings.abstain_threshold if lang == "en" else self.settings.cross_lingual_threshold
+            threshold = self.settings.abstain_threshold if parsed.lang == "en" else self.settings.cross_lingual_threshold
             chosen = select_sentences(scored, stored.sentence_vectors, self.settings.max_sentences, threshold)
-            answer = compose_answer(matching, chosen, stored.sentences, self.bulletins, passages)
+            answer = compose_answer(parsed, chosen, stored.sentences, self.bulletins, passages)
             # The quotes stay English; another language's question gets a short span only where the
             # kind of phrase it asks for is one the span picker knows.
-            spans = lang == "en" or span_question(question) is not None
-            answer = replace(answer, question=question, span=answer.span if spans else None, lang=lang)
+            answer = replace(answer, question=question, span=answer.span if parsed.spans else None, lang=parsed.lang)
         answer = replace(answer, citations=[self._located(c) for c in answer.citations])
         for citation in answer.citations:  # the invariant, checked on every answer
             text = self.files[citation.source].text
@@ -281,16 +280,15 @@ class Engine:
         if vector is None:
             vector = self.embedder.encode_query(strip_blank(question))
         stored = self.stored
-        question = question.strip()
-        scored = score_sentences(_matching_question(question, question_language(question)), vector,
-                                 ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
+        parsed = parse_question(question.strip(), vector)
+        scored = score_sentences(parsed, ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
                                  self.lexical, self.titles)
         rows = {s.index: {"score": round(s.score, 4), "dense": round(s.dense, 4), "lexical": round(s.lexical, 4),
                           "passage": round(s.passage, 4), "relevance": round(s.relevance, 4), "type_fit": s.type_fit,
                           "text": stored.sentences[s.index].text} for s in scored}
         if answerer != "model":
             return list(rows.values())
-        verdict = judge_candidates(self.answer_model, question, scored, stored.sentences, self.titles,
+        verdict = judge_candidates(self.answer_model, parsed, scored, stored.sentences, self.titles,
                                    self.settings.answer_candidates)
         out = []
         for c, p in zip(verdict.candidates, verdict.scores):
@@ -329,16 +327,6 @@ class Engine:
         """``record`` (a citation or passage) with the file its offsets slice and, in a PDF, its page."""
         f = self.files[record.source]
         return replace(record, text_source=f.text_source, page=f.page_of(record.char_start))
-
-
-def _matching_question(question: str, lang: str) -> str:
-    """What answer scoring and the span picker read: an English question as asked; another
-    language's, its Latin-script words after the English wh-phrase of the kind it asks for
-    (``multilingual.span_question``), or those words alone."""
-    if lang == "en":
-        return question
-    stand_in = span_question(question)
-    return stand_in if stand_in is not None else latin_part(question)
 
 
 class _RecordsMismatch(IndexStateError):

@@ -9,8 +9,10 @@ words that does not merely repeat them wins. It returns ``None`` rather than gue
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .lexical import stem_words, terms
+from .question import Question
 
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
@@ -50,25 +52,6 @@ _TITLE_WORDS = frozenset(
 )
 _SENTENCE_STARTERS = frozenset("the a an on in by at this that these those it its as after before for "
                                "from with under over during since when while and but or".split())
-_WH = [
-    ("date", re.compile(r"\b(when|what (year|date|day|month)|which (year|date|day|month)|since when|by when)\b")),
-    ("number", re.compile(r"\b(how (many|much|large|big|far|long|high|old)|what (percentage|share|proportion|"
-                          r"amount|number|rate|volume)|what (was|is|were|are) the (rate|share|volume|number|"
-                          r"amount|turnover|percentage))\b")),
-    ("place", re.compile(r"\b(where|(in|at) (which|what) (city|country|place|town|province)|"
-                         r"which (city|country|town|province))\b")),
-    ("agent", re.compile(r"\b(who|whom|whose|which (organisation|organization|ministry|body|agency|department|"
-                         r"institute|company))\b")),
-]
-
-
-def question_type(question: str) -> str:
-    """The kind of phrase asked for, by the wh-phrase said first ("Where ... when ..." asks for a place)."""
-    q = question.lower()
-    found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(_WH) if (m := pattern.search(q))]
-    return min(found)[2] if found else "thing"
-
-
 _BODY_TERMS = frozenset(terms("organisation organization body agency institution"))
 
 
@@ -76,27 +59,18 @@ def _is_orgish(phrase: str) -> bool:
     return any(w.lower().strip(",.") in _ORG_WORDS for w in phrase.split())
 
 
-_TYPE_NOUN = re.compile(r"\b(?:which|what)[ \u00a0]+([a-z]+)", re.IGNORECASE)
-
-
-def find_span(question: str, sentence: str, strict: bool = False) -> tuple[int, int] | None:
+def find_span(question: Question, sentence: str, strict: bool = False) -> tuple[int, int] | None:
     """Offsets (within ``sentence``) of the short answer, or ``None`` if no candidate fits.
 
     ``strict`` accepts only a candidate of the exact kind asked for (a person for "who",
     a place after a preposition for "where").
     """
-    kind = question_type(question)
-    q_terms = set(terms(question))
-    # "Which ministry ...?": the noun names the kind of answer, so an answer may (should) say it.
-    type_noun = _TYPE_NOUN.search(question)
-    type_terms = set(terms(type_noun.group(1))) if type_noun else set()
-    anchors = _anchor_positions(sentence, q_terms - type_terms)
+    kind, type_terms = question.kind, question.type_terms
+    own_terms = question.terms - type_terms  # the question's words that are not the answer's kind
+    anchors = [start for start, stem in _word_stems(sentence) if stem in own_terms]
     best: tuple[float, int, int] | None = None
-    for start, end, cand_kind in _candidates(sentence, kind):
-        cand_terms = terms(sentence[start:end])
-        if not cand_terms:
-            continue
-        repeated = sum(t in q_terms - type_terms for t in cand_terms) / len(cand_terms)
+    for start, end, cand_kind, cand_terms in _candidates(sentence, kind):
+        repeated = sum(t in own_terms for t in cand_terms) / len(cand_terms)
         if repeated >= 0.5:
             continue
         fit = _type_fit(kind, cand_kind, sentence, start, end)
@@ -115,14 +89,27 @@ def find_span(question: str, sentence: str, strict: bool = False) -> tuple[int, 
     return best[1], best[2]
 
 
-def _anchor_positions(sentence: str, q_terms: set[str]) -> list[int]:
-    """Where the sentence says one of the question's own words."""
+@lru_cache(maxsize=1 << 15)
+def _word_stems(sentence: str) -> tuple[tuple[int, str], ...]:
+    """Where each word of the sentence starts, with its stem (anchors: the question's own words)."""
     matches = list(re.finditer(r"\w+", sentence))
     stems = stem_words([m.group().casefold() for m in matches])
-    return [m.start() for m, stem in zip(matches, stems) if stem in q_terms]
+    return tuple((m.start(), stem) for m, stem in zip(matches, stems))
 
 
-def _candidates(sentence: str, kind: str):
+@lru_cache(maxsize=1 << 15)
+def _candidates(sentence: str, kind: str) -> tuple[tuple[int, int, str, tuple[str, ...]], ...]:
+    """The sentence's candidate phrases for ``kind`` with their terms (phrases without a term left out);
+    the same for every question of that kind, so kept."""
+    found = []
+    for start, end, cand_kind in _phrases(sentence, kind):
+        cand_terms = tuple(terms(sentence[start:end]))
+        if cand_terms:
+            found.append((start, end, cand_kind, cand_terms))
+    return tuple(found)
+
+
+def _phrases(sentence: str, kind: str):
     if kind in ("date", "thing"):
         for m in _DATE.finditer(sentence):
             yield m.start(), m.end(), "date"
