@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from rag.dates import ISO_DATE
 from rag.inputs import NOT_BLANK, VISIBLE, unencodable_at
 
 Mode = Literal["hybrid", "dense", "bm25"]
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class RequestModel(BaseModel):
@@ -41,7 +40,7 @@ def _strings(value):
 
 def _iso_date(value):
     """Only what the schema's ``format: date`` allows: a ``YYYY-MM-DD`` string."""
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:

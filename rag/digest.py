@@ -20,7 +20,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from .dates import find_date, stated_year
+from .dates import find_date, leading_year, stated_year
 from .records import Bulletin
 from .text import RUN_ON_WORDS, normalize, strip_range
 
@@ -60,7 +60,7 @@ def split_bulletins(text: str, source: str, fallback_title: str = "", single: bo
         starts = _markdown_starts(text, blocks)
     else:
         starts = _plain_starts(text, blocks)
-    year = _year_of(meta.get("date", "")) or stated_year(text) or year
+    year = leading_year(meta.get("date", "")) or stated_year(text) or year
     bulletins: list[Bulletin] = []
     seen: dict[str, int] = {}
     for n, (a, b) in enumerate(zip(starts, starts[1:] + [len(blocks)])):
@@ -211,11 +211,6 @@ def _front_matter(text: str) -> tuple[dict[str, str], int]:
             break
         pos = newline + 1
     return {}, offset
-
-
-def _year_of(value: str) -> int | None:
-    match = re.match(r"((?:19|20)\d\d)\b", value.strip())
-    return int(match.group(1)) if match else None
 
 
 def _blocks(text: str, offset: int = 0) -> list[_Block]:

@@ -11,33 +11,24 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .dates import DATE_PHRASE, MONTH_PHRASE, SPACE
 from .lexical import stem_words, terms
 from .question import Question
 
-_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
-_SP = r"[ \u00a0]"
-_YEAR = r"(?:1[0-9]|20)\d\d"  # 1000-2099: history questions ask for old years too
-_DATE = re.compile(
-    rf"\b{_MONTH}{_SP}+\d{{1,2}}(?:st|nd|rd|th)?(?:,{_SP}*{_YEAR})?\b"
-    rf"|\b{_MONTH}{_SP}+{_YEAR}\b"
-    rf"|\b\d{{1,2}}{_SP}+{_MONTH}(?:{_SP}+{_YEAR})?\b"
-    rf"|\b{_YEAR}(?:s\b|(?:[–-](?:1\d|20)?\d\d)?\b)"
-)
 _SCALE = r"(?:hundred|thousand|million|billion|trillion)"
-_UNIT = (r"(?:%|percent|per{_SP}cent|°C|degrees(?:{_SP}Celsius)?|tonnes|tons|kilowatts|kilowatt-hours|"
+_UNIT = (r"(?:%|percent|per{SPACE}cent|°C|degrees(?:{SPACE}Celsius)?|tonnes|tons|kilowatts|kilowatt-hours|"
          r"megawatts|gigawatts|yuan|dollars|euros|people|years|months|days|kilometres|kilometers|"
-         r"hectares)").replace("{_SP}", _SP)
+         r"hectares)").replace("{SPACE}", SPACE)
 _NUMBER = re.compile(
-    rf"(?:(?:about|around|nearly|almost|over|more{_SP}than|less{_SP}than|at{_SP}least|no{_SP}fewer{_SP}than){_SP}+)?"
-    rf"(?:\$|¥|€)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:{_SP}*{_SCALE})?(?:{_SP}*{_UNIT})?"
+    rf"(?:(?:about|around|nearly|almost|over|more{SPACE}than|less{SPACE}than|at{SPACE}least|no{SPACE}fewer{SPACE}than){SPACE}+)?"
+    rf"(?:\$|¥|€)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:{SPACE}*{_SCALE})?(?:{SPACE}*{_UNIT})?"
     rf"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    rf"sixty|hundred)(?:{_SP}+{_SCALE})?(?:{_SP}+{_UNIT})?\b",
+    rf"sixty|hundred)(?:{SPACE}+{_SCALE})?(?:{SPACE}+{_UNIT})?\b",
     re.IGNORECASE,
 )
 _CAP = r"(?:[A-Z][\w'’\-\.]*|[0-9]+(?:st|nd|rd|th))"
-_CAPS = re.compile(rf"{_CAP}(?:(?:{_SP}+(?:of|the|and|for|on|de|du|van|von|al)){{0,2}}{_SP}+{_CAP})*")
-_PLACE_TAIL = re.compile(rf",{_SP}*([A-Z][\w\-]+)")
+_CAPS = re.compile(rf"{_CAP}(?:(?:{SPACE}+(?:of|the|and|for|on|de|du|van|von|al)){{0,2}}{SPACE}+{_CAP})*")
+_PLACE_TAIL = re.compile(rf",{SPACE}*([A-Z][\w\-]+)")
 _ORG_WORDS = frozenset(
     "ministry administration committee institute academy commission council panel report plan bank "
     "university department agency office association market organization organisation company group "
@@ -111,11 +102,11 @@ def _candidates(sentence: str, kind: str) -> tuple[tuple[int, int, str, tuple[st
 
 def _phrases(sentence: str, kind: str):
     if kind in ("date", "thing"):
-        for m in _DATE.finditer(sentence):
+        for m in DATE_PHRASE.finditer(sentence):
             yield m.start(), m.end(), "date"
     if kind in ("number", "thing"):
         for m in _NUMBER.finditer(sentence):
-            if not _DATE.fullmatch(m.group()) or kind == "number":
+            if not DATE_PHRASE.fullmatch(m.group()) or kind == "number":
                 yield m.start(), m.end(), "number"
     if kind in ("agent", "place", "thing"):
         for m in _CAPS.finditer(sentence):
@@ -127,7 +118,7 @@ def _phrases(sentence: str, kind: str):
                 start += len(words[0])
                 while sentence[start] in " \u00a0":
                     start += 1
-            if _DATE.fullmatch(sentence[start:end]) or _MONTH_ONLY.fullmatch(sentence[start:end]):
+            if DATE_PHRASE.fullmatch(sentence[start:end]) or MONTH_PHRASE.fullmatch(sentence[start:end]):
                 continue
             end = end - 1 if sentence[end - 1] == "." and not re.search(r"\b[A-Z]\.$", sentence[start:end]) else end
             if kind == "place":
@@ -157,7 +148,6 @@ def _trailing_name(sentence: str, start: int, end: int) -> int | None:
 
 
 OPENER_PENALTY = 0.4
-_MONTH_ONLY = re.compile(rf"{_MONTH}(?:{_SP}+\d+)?")
 
 
 def _type_fit(kind: str, cand_kind: str, sentence: str, start: int, end: int) -> float:
