@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 from .dates import find_date, leading_year, stated_year
 from .records import Bulletin
-from .text import RUN_ON_WORDS, normalize, strip_range
+from .text import MAX_HEADLINE_WORDS, runs_on, slug, strip_range
 
-MAX_HEADLINE_WORDS = 40  # a longer line is a paragraph even without closing punctuation
 _SENTENCE_END = ".!?。！？…"
 _NOT_HEADLINE_END = _SENTENCE_END + ";:,；：，"
 _CLOSERS = "\"'”’)]»」』"
@@ -131,8 +130,7 @@ def _headline(text: str, blocks: list[_Block], a: int, b: int) -> tuple[int, int
         return None
     if _unpunctuated(line):
         if block.lines > 1:  # a hard-wrapped paragraph runs on into its next line
-            following = text[line_end + 1:block.end].lstrip()
-            if following[:1].islower() or line.rsplit(None, 1)[-1].lower() in RUN_ON_WORDS:
+            if runs_on(line, text[line_end + 1:block.end].lstrip()):
                 return None
         return start, end
     if block.lines == 1 and b - a >= 2 and line[-1:] in "." and \
@@ -242,8 +240,7 @@ def _first_line(text: str, start: int, end: int) -> str:
 
 
 def _bulletin_id(source: str, title: str, seen: dict[str, int]) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", normalize(title)).strip("-")[:48].strip("-") or "bulletin"
     digest = hashlib.sha1(f"{source}\n{title}".encode("utf-8", "surrogatepass")).hexdigest()[:6]
-    bid = f"{slug}-{digest}"
+    bid = f"{slug(title, 48) or 'bulletin'}-{digest}"
     seen[bid] = seen.get(bid, 0) + 1
     return bid if seen[bid] == 1 else f"{bid}-{seen[bid]}"

@@ -17,10 +17,10 @@ from pathlib import Path
 from .corpus import SUFFIXES, read_source
 from .engine import Engine, read_sources, relabel_extracted, upload_source
 from .errors import QueryError, UnsupportedFileError
-from .fileio import remove_durably, remove_stale_temporaries, write_atomic
+from .fileio import format_bulletin, remove_durably, remove_stale_temporaries, write_atomic
 from .inputs import check_encodable, has_visible
 from .records import Bulletin
-from .text import normalize
+from .text import slug
 
 log = logging.getLogger(__name__)
 MAX_TITLE_CHARS = 300
@@ -52,8 +52,7 @@ class LiveIndex:
             raise QueryError("the bulletin text is empty")
         if len(text) > MAX_TEXT_CHARS:
             raise QueryError(f"the bulletin text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-        header = title if not date else f"{title}\n{date}"
-        body = f"{header}\n\n{text}\n"
+        body = format_bulletin(title, text, date)
         return self._add(_file_name(title, body, source_name), body.encode("utf-8"))
 
     def add_file(self, filename: str, data: bytes) -> Bulletin:
@@ -131,7 +130,6 @@ def _clean_line(value: str, field: str, limit: int) -> str:
 
 
 def _file_name(title: str, body: str | bytes, source_name: str | None) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", normalize(title)).strip("-")[:60].strip("-") or "bulletin"
-    prefix = re.sub(r"[^a-z0-9]+", "-", normalize(source_name or "")).strip("-")[:30].strip("-")
+    prefix = slug(source_name or "", 30)
     digest = hashlib.sha1(body if isinstance(body, bytes) else body.encode("utf-8")).hexdigest()[:8]
-    return f"{prefix + '-' if prefix else ''}{slug}-{digest}.txt"
+    return f"{prefix + '-' if prefix else ''}{slug(title, 60) or 'bulletin'}-{digest}.txt"

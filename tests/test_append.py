@@ -10,6 +10,7 @@ import pytest
 from rag import indexing, store
 from rag.config import Settings
 from rag.engine import Engine
+from rag.fileio import write_bulletin
 from rag.live import LiveIndex
 
 pytestmark = pytest.mark.slow
@@ -106,12 +107,12 @@ def test_a_broken_segment_is_detected_and_rebuilt(live, embedder):
 def test_a_file_dropped_into_the_seeds_folder_is_appended(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
     Engine.open(settings, embedder)
-    (corpus_copy / "wind.txt").write_text(f"{WIND[0]}\n\n{WIND[1]}\n", encoding="utf-8")
+    write_bulletin(corpus_copy / "wind.txt", *WIND)
     engine, report = Engine.open(settings, embedder)
     assert report.rebuilt and report.reason == "the bulletins changed: 1 new file appended"
     assert engine.stored.manifest["segments"] == ["0001"] and engine.stored.manifest["embedded"] == 1
     assert "Jiuquan" in engine.ask("Where did the 500-megawatt wind farm open?").answer
-    (corpus_copy / "wind.txt").write_text(f"{WIND[0]}\n\nOn May 3, 2024, it opened in Dunhuang.\n", encoding="utf-8")
+    write_bulletin(corpus_copy / "wind.txt", WIND[0], "On May 3, 2024, it opened in Dunhuang.")
     engine, report = Engine.open(settings, embedder)  # a changed file: a full build, the rest reused
     assert report.reason == "the bulletins changed" and "segments" not in engine.stored.manifest
     assert "Dunhuang" in engine.ask("Where did the wind farm in Gansu open?").answer
