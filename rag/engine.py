@@ -29,7 +29,6 @@ from .retrieval import Filters, Retriever
 from .store import StoredIndex
 
 log = logging.getLogger(__name__)
-MAX_TOP_K = 50
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -207,8 +206,8 @@ class Engine:
             raise QueryError(f"the question is {len(question)} characters long; the limit is "
                              f"{self.settings.max_question_chars}")
         top_k = self.settings.top_k if top_k is None else top_k
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise QueryError(f"top_k must be between 1 and {MAX_TOP_K}")
+        if not 1 <= top_k <= self.settings.max_top_k:
+            raise QueryError(f"top_k must be between 1 and {self.settings.max_top_k}")
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")

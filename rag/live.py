@@ -23,8 +23,6 @@ from .records import Bulletin
 from .text import slug
 
 log = logging.getLogger(__name__)
-MAX_TITLE_CHARS = 300
-MAX_TEXT_CHARS = 200_000
 
 
 class ReadOnlyBulletinError(QueryError):
@@ -47,11 +45,12 @@ class LiveIndex:
         """Persist a new bulletin, index it, and return its record."""
         for value, what in ((title, "title"), (text, "text"), (date, "date"), (source_name, "source")):
             check_encodable(value or "", f"bulletin {what}")
-        title, text = _clean_line(title, "title", MAX_TITLE_CHARS), _CONTROL.sub("", text or "").strip()
+        limits = self._engine.settings
+        title, text = _clean_line(title, "title", limits.max_title_chars), _CONTROL.sub("", text or "").strip()
         if not has_visible(text):
             raise QueryError("the bulletin text is empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise QueryError(f"the bulletin text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        if len(text) > limits.max_text_chars:
+            raise QueryError(f"the bulletin text is {len(text)} characters; the limit is {limits.max_text_chars}")
         body = format_bulletin(title, text, date)
         return self._add(_file_name(title, body, source_name), body.encode("utf-8"))
 
@@ -76,9 +75,9 @@ class LiveIndex:
                 added = relabel_extracted(added) if added is not None else None
                 if added is None:
                     raise QueryError("the bulletin could not be indexed: its text has no readable content")
-                if len(added.text) > MAX_TEXT_CHARS:
+                if len(added.text) > settings.max_text_chars:
                     raise QueryError(f"the bulletin text is {len(added.text)} characters; the limit is "
-                                     f"{MAX_TEXT_CHARS}")
+                                     f"{settings.max_text_chars}")
                 engine, report = self._engine.with_files([added])
                 log.info("index %s in %.2f s", report.reason or "updated", report.seconds)
                 self._engine = engine
