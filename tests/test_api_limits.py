@@ -13,22 +13,15 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import QueryError
 
-from conftest import SEEDS
+from helpers import AUTH, SEEDS, writable_client
 
-AUTH = {"Authorization": "Bearer s3cret"}
 SURROGATE = b'{"question":"IPCC \\ud800"}'
 
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory, embedder):
     """A writable app over a private copy of the seeds, kept outside the project folder."""
-    root = tmp_path_factory.mktemp("limits")
-    shutil.copytree(SEEDS, root / "seeds")
-    settings = Settings(seeds=root / "seeds", index=root / "index", api_key="s3cret", rate_limit_per_minute=0,
-                        max_body_bytes=10_000)
-    engine, _ = Engine.open(settings, embedder)
-    with TestClient(create_app(settings, engine)) as c:
-        c.root = root
+    with writable_client(tmp_path_factory.mktemp("limits"), embedder, max_body_bytes=10_000) as c:
         yield c
 
 

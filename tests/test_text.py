@@ -2,7 +2,7 @@ from hypothesis import given, settings, strategies as st
 
 from rag.text import normalize, paragraphs, split_sentences
 
-from conftest import SEED_FILE
+from helpers import SEED_FILE
 
 
 def test_normalize_folds_unicode_spaces_and_case():
