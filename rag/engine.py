@@ -254,7 +254,8 @@ class Engine:
                 answer = replace(answer, span=model_span(verdict, stored.sentences))
             answer = replace(answer, lang=parsed.lang)
         else:
-            threshold = self.settings.abstain_threshold if parsed.lang == "en" else self.settings.cross_lingual_threshold
+            threshold = (self.settings.abstain_threshold if parsed.lang == "en"
+                         else self.settings.cross_lingual_threshold)
             chosen = select_sentences(scored, stored.sentence_vectors, self.settings.max_sentences, threshold)
             answer = compose_answer(parsed, chosen, stored.sentences, self.bulletins, passages)
             # The quotes stay English; another language's question gets a short span only where the

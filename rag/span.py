@@ -20,7 +20,8 @@ _UNIT = (r"(?:%|percent|per{SPACE}cent|°C|degrees(?:{SPACE}Celsius)?|tonnes|ton
          r"megawatts|gigawatts|yuan|dollars|euros|people|years|months|days|kilometres|kilometers|"
          r"hectares)").replace("{SPACE}", SPACE)
 _NUMBER = re.compile(
-    rf"(?:(?:about|around|nearly|almost|over|more{SPACE}than|less{SPACE}than|at{SPACE}least|no{SPACE}fewer{SPACE}than){SPACE}+)?"
+    rf"(?:(?:about|around|nearly|almost|over|more{SPACE}than|less{SPACE}than|at{SPACE}least|"
+    rf"no{SPACE}fewer{SPACE}than){SPACE}+)?"
     rf"(?:\$|¥|€)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:{SPACE}*{_SCALE})?(?:{SPACE}*{_UNIT})?"
     rf"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
     rf"sixty|hundred)(?:{SPACE}+{_SCALE})?(?:{SPACE}+{_UNIT})?\b",

@@ -40,5 +40,6 @@ def test_no_span_rather_than_a_guess():
 
 
 def test_strict_accepts_only_the_exact_kind():
-    assert find_span(parse_question("Who leads it?"), "The Ministry of Science and Technology leads it.", strict=True) is None
-    assert find_span(parse_question("Who leads it?"), COMMITTEE, strict=True) is not None
+    who = parse_question("Who leads it?")
+    assert find_span(who, "The Ministry of Science and Technology leads it.", strict=True) is None
+    assert find_span(who, COMMITTEE, strict=True) is not None
