@@ -23,6 +23,7 @@ from rag.plan import Load, describe
 
 from . import errors, files, openai_compat, pages, routes
 from .middleware import BodyLimit, RateLimit, RequestContext
+from .schemas import request_models
 from .security import SecurityHeaders
 
 log = logging.getLogger("api")
@@ -52,10 +53,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.live = LiveIndex(engine)
     errors.install(app)
     routes.install_refusals(app)
+    app.state.models = models = request_models(settings)  # the request bodies with this app's limits
     app.include_router(files.upload_router)  # before routes: it takes POST /bulletins sent as a form
+    app.include_router(routes.body_router(models))
     app.include_router(routes.router)
     openai_compat.install(app)
     app.include_router(openai_compat.router)
+    app.include_router(openai_compat.completions_router(settings))
     app.include_router(pages.router)
     app.include_router(files.router)
     if STATIC.is_dir():

@@ -7,8 +7,6 @@ nothing to an extractive answer and are ignored; parameters that would change wh
 choices, JSON output, log probabilities, audio) are refused in the protocol's error shape.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import time
@@ -18,18 +16,17 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, create_model
 
 from rag.chunking import count_tokens
+from rag.config import Settings
 from rag.inputs import NOT_BLANK
 from rag.live import LiveIndex
 from rag.records import ChatAnswer
 
 from .routes import chat_answer, live_index, on_cpu, require_read_key
-from .schemas import ChatRequest, Message
 
 MODEL_ID = "bulletin-rag"
-MAX_CONTENT_CHARS = 20_000  # as /chat
 STREAM_WORDS = 8  # words per streamed chunk: the answer is whole at once, chunks only follow the protocol
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_read_key)])
@@ -57,20 +54,21 @@ class StreamOptions(BaseModel):
     include_usage: StrictBool = False
 
 
+_CONTAINS_A_QUESTION = {"contains": {"type": "object", "required": ["role", "content"], "properties": {
+    "role": {"const": "user"},
+    "content": {"anyOf": [{"type": "string", "pattern": NOT_BLANK},
+                          {"type": "array", "minItems": 1, "contains": {
+                              "type": "object", "required": ["type", "text"], "properties": {
+                                  "type": {"const": "text"}, "text": {"type": "string", "pattern": NOT_BLANK}}}}]}}}}
+
+
 class CompletionRequest(BaseModel):
     """The fields this service reads. Any other field of the protocol (temperature, top_p, max_tokens, seed,
     stop, user, ...) is accepted and ignored: an extractive answer has nothing to sample."""
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(..., examples=[MODEL_ID])
-    messages: list[CompletionMessage] = Field(
-        ..., min_length=1, max_length=50, description="at least one user turn with a question",
-        json_schema_extra={"contains": {"type": "object", "required": ["role", "content"], "properties": {
-            "role": {"const": "user"},
-            "content": {"anyOf": [{"type": "string", "pattern": NOT_BLANK},
-                                  {"type": "array", "minItems": 1, "contains": {
-                                      "type": "object", "required": ["type", "text"], "properties": {
-                                          "type": {"const": "text"}, "text": {"type": "string", "pattern": NOT_BLANK}}}}]}}}})
+    messages: list[CompletionMessage]  # at most RAG_MAX_MESSAGES: completions_router sets the field
     stream: StrictBool | None = False
     stream_options: StreamOptions | None = None
     n: StrictInt | None = Field(None, description="only 1 is supported",
@@ -126,22 +124,23 @@ def _refuse_unsupported(body: CompletionRequest) -> None:
                              f"{MODEL_ID!r} (GET /v1/models)", "model", "model_not_found")
 
 
-def _as_chat(body: CompletionRequest) -> ChatRequest:
-    """The turns /chat reads: user and assistant text. System and developer prompts cannot change an
-    extractive answer and are skipped, as are tool results."""
+def _as_chat(body: CompletionRequest, request: Request):
+    """The turns /chat reads (the app's ``RequestModels.chat``): user and assistant text. System and
+    developer prompts cannot change an extractive answer and are skipped, as are tool results."""
+    models, limit = request.app.state.models, request.app.state.settings.max_message_chars
     turns = []
     for i, m in enumerate(body.messages):
         if m.role not in ("user", "assistant"):
             continue
         text = _text_of(m.content, i)
-        if len(text) > MAX_CONTENT_CHARS:
-            raise _ProtocolError(400, f"messages[{i}] is {len(text)} characters long; the limit is "
-                                 f"{MAX_CONTENT_CHARS}", f"messages[{i}].content", "string_above_max_length")
+        if len(text) > limit:
+            raise _ProtocolError(400, f"messages[{i}] is {len(text)} characters long; the limit is {limit}",
+                                 f"messages[{i}].content", "string_above_max_length")
         if m.role == "user" or text:
-            turns.append(Message(role=m.role, content=text))
+            turns.append(models.message(role=m.role, content=text))
     if not any(t.role == "user" for t in turns):
         raise _ProtocolError(400, "messages hold no user question", "messages", "no_user_message")
-    return ChatRequest(messages=turns)
+    return models.chat(messages=turns)
 
 
 def _text_of(content: str | list[ContentPart] | None, i: int) -> str:
@@ -236,21 +235,32 @@ def get_model(model: str) -> dict:
     return _model()
 
 
-@router.post("/chat/completions", responses={**ERRORS, 200: {
-                 "description": "a chat completion, or with stream: true its chunks as server-sent events",
-                 "content": {"application/json": {}, "text/event-stream": {}}}},
-             summary="The answer to the last user message, as an OpenAI chat completion")
-async def chat_completions(body: CompletionRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Any:
-    _refuse_unsupported(body)
-    chat = _as_chat(body)
-    answer = await on_cpu(request, chat_answer, chat, request, live)
-    content = answer_content(answer)
-    created, cid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
-    if not body.stream:
-        return _completion(answer, content, _usage(body, content), created, cid)
-    usage = _usage(body, content) if body.stream_options and body.stream_options.include_usage else None
-    return StreamingResponse(_stream(answer, content, usage, created, cid), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+def completions_router(settings: Settings) -> APIRouter:
+    """``POST /v1/chat/completions``, its body holding at most ``settings.max_messages`` messages."""
+    completions = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_read_key)])
+    body_model = create_model("CompletionRequest", __base__=CompletionRequest, __doc__=CompletionRequest.__doc__,
+                              messages=(list[CompletionMessage], Field(
+                                  ..., min_length=1, max_length=settings.max_messages,
+                                  description="at least one user turn with a question",
+                                  json_schema_extra=_CONTAINS_A_QUESTION)))
+
+    @completions.post("/chat/completions", responses={**ERRORS, 200: {
+                     "description": "a chat completion, or with stream: true its chunks as server-sent events",
+                     "content": {"application/json": {}, "text/event-stream": {}}}},
+                 summary="The answer to the last user message, as an OpenAI chat completion")
+    async def chat_completions(body: body_model, request: Request, live: LiveIndex = Depends(live_index)) -> Any:
+        _refuse_unsupported(body)
+        chat = _as_chat(body, request)
+        answer = await on_cpu(request, chat_answer, chat, request, live)
+        content = answer_content(answer)
+        created, cid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
+        if not body.stream:
+            return _completion(answer, content, _usage(body, content), created, cid)
+        usage = _usage(body, content) if body.stream_options and body.stream_options.include_usage else None
+        return StreamingResponse(_stream(answer, content, usage, created, cid), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return completions
 
 
 # ---- errors in the protocol's shape --------------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """Thin routes: turn HTTP into core calls and back. CPU-bound work runs in the thread pool (sync defs)."""
 
-from __future__ import annotations
-
 import hmac
 
 import anyio
@@ -13,8 +11,7 @@ from rag.records import Answer, ChatAnswer, Passage
 from rag.retrieval import Filters
 
 from .errors import error_response
-from .schemas import (UPLOAD_BODY, UPLOAD_DESCRIPTION, AskRequest, BulletinInfo, BulletinText, ChatRequest, ErrorBody,
-                      Filtered, NewBulletin, Ready)
+from .schemas import UPLOAD_BODY, UPLOAD_DESCRIPTION, BulletinInfo, BulletinText, ErrorBody, Ready, RequestModels
 
 router = APIRouter()
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 413, 422, 429, 503)}
@@ -51,7 +48,8 @@ def live_index(request: Request) -> LiveIndex:
     return request.app.state.live
 
 
-def _filters(body: Filtered) -> Filters:
+def _filters(body) -> Filters:
+    """The filters of a request body (``RequestModels.filtered``)."""
     return Filters(
         bulletin_ids=frozenset(body.bulletin_ids) if body.bulletin_ids else None,
         date_from=body.date_from.isoformat() if body.date_from else None,
@@ -69,28 +67,43 @@ async def on_cpu(request: Request, fn, *args):
     return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.cpu_limiter)
 
 
-@router.post("/ask", dependencies=READ, response_model=Answer, responses=ERRORS,
-             summary="Answer a question with cited sentences")
-async def ask(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Answer:
-    answer = await on_cpu(request, live.engine.ask, body.question, body.top_k, body.mode, _filters(body))
-    _record_timings(request, answer)
-    return answer
+def body_router(models: RequestModels) -> APIRouter:
+    """The routes that read a request body, typed with ``models`` (the app's limits)."""
+    router = APIRouter()
+    AskRequest, ChatRequest, NewBulletin = models.ask, models.chat, models.new_bulletin  # noqa: N806
+
+    @router.post("/ask", dependencies=READ, response_model=Answer, responses=ERRORS,
+                 summary="Answer a question with cited sentences")
+    async def ask(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> Answer:
+        answer = await on_cpu(request, live.engine.ask, body.question, body.top_k, body.mode, _filters(body))
+        _record_timings(request, answer)
+        return answer
+
+    @router.post("/search", dependencies=READ, response_model=list[Passage], responses=ERRORS,
+                 summary="Ranked passages only")
+    async def search(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> list[Passage]:
+        passages, _, _ = await on_cpu(request, live.engine.search, body.question, body.top_k, body.mode,
+                                      _filters(body))
+        return passages
+
+    @router.post("/chat", dependencies=READ, response_model=ChatAnswer, responses=ERRORS,
+                 summary="Answer the last user message, resolving follow-ups with the earlier turns")
+    async def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(live_index)) -> ChatAnswer:
+        return await on_cpu(request, chat_answer, body, request, live)
+
+    @router.post("/bulletins", response_model=BulletinInfo, status_code=201,
+                 responses={**ERRORS, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 415: {"model": ErrorBody}},
+                 dependencies=[Depends(require_api_key)], summary="Add a bulletin", description=UPLOAD_DESCRIPTION,
+                 openapi_extra=UPLOAD_BODY)
+    def add_bulletin(body: NewBulletin, live: LiveIndex = Depends(live_index)) -> BulletinInfo:
+        date = body.date.isoformat() if body.date else None
+        return _info(live.add(body.title, body.text, date, body.source))
+
+    return router
 
 
-@router.post("/search", dependencies=READ, response_model=list[Passage], responses=ERRORS,
-             summary="Ranked passages only")
-async def search(body: AskRequest, request: Request, live: LiveIndex = Depends(live_index)) -> list[Passage]:
-    passages, _, _ = await on_cpu(request, live.engine.search, body.question, body.top_k, body.mode, _filters(body))
-    return passages
-
-
-@router.post("/chat", dependencies=READ, response_model=ChatAnswer, responses=ERRORS,
-             summary="Answer the last user message, resolving follow-ups with the earlier turns")
-async def chat(body: ChatRequest, request: Request, live: LiveIndex = Depends(live_index)) -> ChatAnswer:
-    return await on_cpu(request, chat_answer, body, request, live)
-
-
-def chat_answer(body: ChatRequest, request: Request, live: LiveIndex) -> ChatAnswer:
+def chat_answer(body, request: Request, live: LiveIndex) -> ChatAnswer:
+    """The answer to a conversation (``RequestModels.chat``): its last user turn, completed from the earlier ones."""
     answer = live.engine.chat([(m.role, m.content) for m in body.messages], body.top_k, body.mode, _filters(body))
     _record_timings(request, answer)
     return answer
@@ -108,14 +121,6 @@ def get_bulletin(bulletin_id: str, live: LiveIndex = Depends(live_index)) -> Bul
     engine = live.engine
     b = engine.bulletin(bulletin_id)
     return BulletinText(**_info(b).model_dump(), text=engine.bulletin_text(bulletin_id))
-
-
-@router.post("/bulletins", response_model=BulletinInfo, status_code=201, responses={**ERRORS, 401: {"model": ErrorBody},
-             403: {"model": ErrorBody}, 415: {"model": ErrorBody}}, dependencies=[Depends(require_api_key)], summary="Add a bulletin",
-             description=UPLOAD_DESCRIPTION, openapi_extra=UPLOAD_BODY)
-def add_bulletin(body: NewBulletin, live: LiveIndex = Depends(live_index)) -> BulletinInfo:
-    date = body.date.isoformat() if body.date else None
-    return _info(live.add(body.title, body.text, date, body.source))
 
 
 @router.delete("/bulletins/{bulletin_id}", response_model=BulletinInfo, responses={**ERRORS, 401: {"model": ErrorBody},

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from rag.config import Settings
+from rag.dates import ISO_DATE
 from rag.inputs import NOT_BLANK, VISIBLE, unencodable_at
 
 Mode = Literal["hybrid", "dense", "bm25"]
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class RequestModel(BaseModel):
@@ -41,7 +43,7 @@ def _strings(value):
 
 def _iso_date(value):
     """Only what the schema's ``format: date`` allows: a ``YYYY-MM-DD`` string."""
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
@@ -59,47 +61,67 @@ def _whole_number(value):
 
 
 Date = Annotated[dt.date, BeforeValidator(_iso_date)]
-TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_whole_number)]  # in this order, or the schema
-# says "ge"/"le" instead of "minimum"/"maximum"
 
 
-class Filtered(RequestModel):
-    top_k: TopK | None = Field(None, description="passages to retrieve (default 5)")
-    mode: Mode | None = Field(None, description="retrieval mode (default hybrid)")
-    bulletin_ids: list[str] | None = Field(None, max_length=200, description="search only these bulletins")
-    date_from: Date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD); "
-                                   "a date stated without a year (--MM-DD) passes when some year fits the range")
-    date_to: Date | None = Field(None, description="only bulletins dated on or before (YYYY-MM-DD)")
+@dataclass(frozen=True)
+class RequestModels:
+    """The request bodies of one app, with the limits of its settings in their schema and validation."""
+
+    filtered: type[RequestModel]  # what /ask, /search and /chat share: top_k, mode, filters
+    ask: type[RequestModel]
+    message: type[RequestModel]
+    chat: type[RequestModel]
+    new_bulletin: type[RequestModel]
 
 
-# The engine checks these limits itself, with messages people understand; the schema states them
-# for clients and fuzzers without pydantic's wording. The patterns are explicit character classes
-# that Python and JSON Schema (ECMA-262) read alike (rag/inputs.py).
-QUESTION_SCHEMA = {"minLength": 1, "maxLength": 2000, "pattern": NOT_BLANK}
+def request_models(settings: Settings) -> RequestModels:
+    """The request bodies for ``settings``' limits (``RAG_MAX_QUESTION_CHARS``, ``RAG_MAX_TOP_K``, ...)."""
+    return _models(settings.max_question_chars, settings.max_top_k, settings.max_messages,
+                   settings.max_message_chars, settings.max_title_chars, settings.max_text_chars)
 
 
-class AskRequest(Filtered):
-    question: str = Field(..., description="the question: 1 to 2,000 characters, not only spaces",
-                          examples=["Where did the IPCC release its Synthesis Report?"],
-                          json_schema_extra=QUESTION_SCHEMA)
+@lru_cache(maxsize=8)
+def _models(max_question_chars: int, max_top_k: int, max_messages: int, max_message_chars: int,
+            max_title_chars: int, max_text_chars: int) -> RequestModels:
+    # Field(ge, le) before the validator, or the schema says "ge"/"le" instead of "minimum"/"maximum".
+    TopK = Annotated[int, Field(ge=1, le=max_top_k), BeforeValidator(_whole_number)]  # noqa: N806
 
+    class Filtered(RequestModel):
+        top_k: TopK | None = Field(None, description="passages to retrieve (default 5)")
+        mode: Mode | None = Field(None, description="retrieval mode (default hybrid)")
+        bulletin_ids: list[str] | None = Field(None, max_length=200, description="search only these bulletins")
+        date_from: Date | None = Field(None, description="only bulletins dated on or after (YYYY-MM-DD); a date "
+                                       "stated without a year (--MM-DD) passes when some year fits the range")
+        date_to: Date | None = Field(None, description="only bulletins dated on or before (YYYY-MM-DD)")
 
-class Message(RequestModel):
-    role: Literal["user", "assistant"]
-    content: str = Field(..., max_length=20_000, json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
+    # The engine checks the question's limits itself, with messages people understand; the schema
+    # states them for clients and fuzzers without pydantic's wording. The patterns are explicit
+    # character classes that Python and JSON Schema (ECMA-262) read alike (rag/inputs.py).
+    class AskRequest(Filtered):
+        question: str = Field(..., description=f"the question: 1 to {max_question_chars:,} characters, not only "
+                              "spaces", examples=["Where did the IPCC release its Synthesis Report?"],
+                              json_schema_extra={"minLength": 1, "maxLength": max_question_chars,
+                                                 "pattern": NOT_BLANK})
 
+    class Message(RequestModel):
+        role: Literal["user", "assistant"]
+        content: str = Field(..., max_length=max_message_chars,
+                             json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
 
-class ChatRequest(Filtered):
-    messages: list[Message] = Field(..., min_length=1, max_length=50, description="at least one user turn",
-                                    json_schema_extra={"contains": {"type": "object", "required": ["role"],
-                                                                    "properties": {"role": {"const": "user"}}}})
+    class ChatRequest(Filtered):
+        messages: list[Message] = Field(..., min_length=1, max_length=max_messages,
+                                        description="at least one user turn",
+                                        json_schema_extra={"contains": {
+                                            "type": "object", "required": ["role"],
+                                            "properties": {"role": {"const": "user"}}}})
 
+    class NewBulletin(RequestModel):
+        title: str = Field(..., min_length=1, max_length=max_title_chars, json_schema_extra={"pattern": VISIBLE})
+        text: str = Field(..., min_length=1, max_length=max_text_chars, json_schema_extra={"pattern": VISIBLE})
+        date: Date | None = None
+        source: str | None = Field(None, max_length=100, description="name of the source, used in the file name")
 
-class NewBulletin(RequestModel):
-    title: str = Field(..., min_length=1, max_length=300, json_schema_extra={"pattern": VISIBLE})
-    text: str = Field(..., min_length=1, max_length=200_000, json_schema_extra={"pattern": VISIBLE})
-    date: Date | None = None
-    source: str | None = Field(None, max_length=100, description="name of the source, used in the file name")
+    return RequestModels(Filtered, AskRequest, Message, ChatRequest, NewBulletin)
 
 
 UPLOAD_DESCRIPTION = ("JSON (title, text) or a file as `multipart/form-data` in the field `file`: .txt, .md, .pdf, "

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.fileio import write_bulletin
+
 
 @dataclass(frozen=True)
 class Story:
@@ -49,7 +51,7 @@ def write_bulletins(stories: list[Story], folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for n, story in enumerate(stories):
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", story.id)[:60]
-        (folder / f"{n:06d}-{name}.txt").write_text(f"{story.title}\n\n{story.body}\n", encoding="utf-8")
+        write_bulletin(folder / f"{n:06d}-{name}.txt", story.title, story.body)
     return folder
 
 

@@ -32,6 +32,7 @@ from bench.output import emit
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import read_corpus
 from rag.embedding import cpu_flags
+from rag.fileio import write_bulletin
 from rag.indexing import chunk_embedding_text, split_corpus
 from rag.progress import ProgressBar
 
@@ -121,7 +122,7 @@ def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = 
     live.delete(added.id)  # what DELETE /bulletins/{id} does: a rebuild reusing every vector
     remove_api = time.perf_counter() - started
     extra = folder / "zz-bench-added.txt"
-    extra.write_text(f"{title}\n\n{text}\n", encoding="utf-8")
+    write_bulletin(extra, title, text)
     try:
         started = time.perf_counter()
         open_engine(settings, embedder)  # a file dropped into the folder, then `rag index`

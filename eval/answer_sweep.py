@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from rag.answer import score_sentences
 from rag.answer_model import judge_candidates
+from rag.question import parse_question
 from rag.config import Settings
 from rag.engine import Engine
 from rag.lifecycle import open_engine
@@ -37,9 +38,10 @@ def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, r
             filters = Filters(bulletin_ids=frozenset(b.id for b in engine.bulletins.values()
                                                      if suite.doc_key(b.title, b.source) not in q.relevant))
         _, ranked, vector = engine.search(q.text, mode="hybrid", filters=filters)
-        scored = score_sentences(q.text, vector, ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
+        question = parse_question(q.text.strip(), vector)
+        scored = score_sentences(question, ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
                                  stored.lexical, engine.titles)[:candidates]
-        verdict = judge_candidates(engine.answer_model, q.text, scored, stored.sentences, engine.titles, candidates)
+        verdict = judge_candidates(engine.answer_model, question, scored, stored.sentences, engine.titles, candidates)
         by_index = {c.index: s for c, s in zip(verdict.candidates, verdict.scores)}
         cands = []
         for c in scored:  # the heuristic's order

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.fileio import write_bulletin
 
 OWN_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 
@@ -97,7 +98,7 @@ def load_squad(path: Path, folder: Path) -> tuple[list[Question], dict[str, str]
         for p, paragraph in enumerate(article["paragraphs"]):
             key = f"p{a:03d}-{p:03d}"
             name = f"{key}.txt"
-            (folder / name).write_text(f"{title}\n\n{_one_paragraph(paragraph['context'])}\n", encoding="utf-8")
+            write_bulletin(folder / name, title, _one_paragraph(paragraph["context"]))
             keys[name] = key
             for qa in paragraph["qas"]:
                 impossible = bool(qa.get("is_impossible", False))
@@ -118,8 +119,7 @@ def load_beir(folder: Path, corpus_folder: Path) -> tuple[list[Question], dict[s
         doc = json.loads(line)
         name = f"d{i:06d}.txt"
         title = _headline(doc.get("title") or "") or "Document"
-        (corpus_folder / name).write_text(f"{title}\n\n{_one_paragraph(doc.get('text') or title)}\n",
-                                          encoding="utf-8")
+        write_bulletin(corpus_folder / name, title, _one_paragraph(doc.get("text") or title))
         keys[name] = str(doc["_id"])
     qrels: dict[str, dict[str, float]] = {}
     with open(folder / "qrels" / "test.tsv", encoding="utf-8", newline="") as handle:

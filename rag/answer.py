@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lexical import LexicalIndex, terms
+from .lexical import LexicalIndex, term_set
+from .question import Question
 from .records import Answer, Bulletin, Chunk, Citation, Passage, Sentence
-from .span import find_span, question_type
+from .span import find_span
 
 NO_ANSWER = "The bulletins do not answer this question. The nearest passages are listed below."
-_QUESTION_TERMS = frozenset(terms("who whom whose what which when where why how many much did does do is are was were"))
 # Weights of a sentence's score: meaning (cosine), the question's rare words it contains, and
 # how well its passage ranked. Tuned on eval/questions.jsonl; the threshold is calibrated separately.
 W_DENSE, W_LEXICAL, W_PASSAGE = 0.5, 0.35, 0.15
@@ -35,10 +35,10 @@ class ScoredSentence:
     type_fit: bool
 
 
-def score_sentences(question: str, question_vector: np.ndarray, ranked_chunks: list[tuple[int, float]],
-                    chunks: list[Chunk], sentences: list[Sentence], sentence_vectors: np.ndarray,
-                    lexical: LexicalIndex, titles: dict[str, str]) -> list[ScoredSentence]:
-    """Score every sentence of the retrieved chunks against the question, best first.
+def score_sentences(question: Question, ranked_chunks: list[tuple[int, float]], chunks: list[Chunk],
+                    sentences: list[Sentence], sentence_vectors: np.ndarray, lexical: LexicalIndex,
+                    titles: dict[str, str]) -> list[ScoredSentence]:
+    """Score every sentence of the retrieved chunks against the question (its ``vector`` set), best first.
 
     A sentence inherits its bulletin's headline as context: question words the headline
     already says count as present, so the words that decide are the ones the question adds.
@@ -51,16 +51,13 @@ def score_sentences(question: str, question_vector: np.ndarray, ranked_chunks: l
         for s in chunks[chunk_index].sentence_ids:
             prior.setdefault(s, max(0.0, chunk_score / top))
     ids = np.fromiter(prior, dtype=np.int64)
-    dense = sentence_vectors[ids].astype(np.float32) @ question_vector
-    q_terms = {t for t in terms(question) if t not in _QUESTION_TERMS}
-    idf = {t: lexical.idf(t) for t in q_terms}
-    typed = question_type(question) != "thing"
-    bulletin_ids = {sentences[s].bulletin_id for s in prior}
-    title_terms = {bid: set(terms(titles.get(bid, ""))) for bid in bulletin_ids}
+    dense = sentence_vectors[ids].astype(np.float32) @ question.vector
+    idf = {t: lexical.idf(t) for t in question.content_terms}
+    typed = question.typed
     scored = []
     for s, cosine in zip(ids.tolist(), dense.tolist()):
-        topic = title_terms[sentences[s].bulletin_id]
-        present = set(terms(sentences[s].text)) | topic
+        topic = term_set(titles.get(sentences[s].bulletin_id, ""))
+        present = term_set(sentences[s].text) | topic
         # Words the headline does not say are what the question adds: they weigh double.
         weights = {t: w * (1.0 if t in topic else FOCUS_WEIGHT) for t, w in idf.items()}
         coverage = sum(w for t, w in weights.items() if _says(t, present)) / (sum(weights.values()) or 1.0)
@@ -104,7 +101,7 @@ def redundant(index: int, chosen: list[int], sentence_vectors: np.ndarray, cosin
     return max(float(vector @ sentence_vectors[c].astype(np.float32)) for c in chosen) >= cosine
 
 
-def compose_answer(question: str, chosen: list[ScoredSentence], sentences: list[Sentence],
+def compose_answer(question: Question, chosen: list[ScoredSentence], sentences: list[Sentence],
                    bulletins: dict[str, Bulletin], passages: list[Passage]) -> Answer:
     """Lead with the best sentence, then the others (bulletin by best score, then position); number the citations.
 
@@ -112,7 +109,7 @@ def compose_answer(question: str, chosen: list[ScoredSentence], sentences: list[
     most often says the answer (eval: 79% against 57% for the first in reading order).
     """
     if not chosen:
-        return Answer(question, NO_ANSWER, None, True, [], passages)
+        return Answer(question.text, NO_ANSWER, None, True, [], passages)
     bulletin_rank: dict[str, int] = {}
     for c in chosen:
         bulletin_rank.setdefault(sentences[c.index].bulletin_id, len(bulletin_rank))
@@ -130,4 +127,4 @@ def compose_answer(question: str, chosen: list[ScoredSentence], sentences: list[
         if found:
             span = sentences[c.index].text[found[0]:found[1]]
             break
-    return Answer(question, text, span, False, citations, passages)
+    return Answer(question.text, text, span, False, citations, passages)

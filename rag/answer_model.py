@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .answer import redundant
+from .question import Question
 
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "answer-minilm.onnx"
 MAX_TOKENS = 96  # the whole input; the sentence keeps its tokens first, then the question, then the context
@@ -195,7 +196,7 @@ class ModelVerdict:
         return self.scores[0].probability if self.scores else 0.0
 
 
-def judge_candidates(model: AnswerModel, question: str, scored: list, sentences, titles: dict[str, str],
+def judge_candidates(model: AnswerModel, question: Question, scored: list, sentences, titles: dict[str, str],
                      n_candidates: int) -> ModelVerdict:
     """Score the first stage's best ``n_candidates`` sentences with the model, in one batch."""
     kept = scored[:n_candidates]
@@ -206,7 +207,7 @@ def judge_candidates(model: AnswerModel, question: str, scored: list, sentences,
         previous = before.text if before is not None and before.bulletin_id == s.bulletin_id else ""
         contexts.append(context_text(titles.get(s.bulletin_id, ""), previous))
         texts.append(s.text)
-    scores = model.score(question, contexts, texts)
+    scores = model.score(question.asked, contexts, texts)
     rank = [_logit(s.probability) + HEURISTIC_WEIGHT * c.score for s, c in zip(scores, kept)]
     order = sorted(range(len(kept)), key=lambda k: -rank[k])
     return ModelVerdict([kept[k] for k in order], [scores[k] for k in order])

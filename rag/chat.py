@@ -6,6 +6,7 @@ import re
 
 from .inputs import is_blank, strip_blank
 from .lexical import terms
+from .question import QUESTION_TERMS, QUESTION_WORDS
 
 _ANAPHORA = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|"
@@ -14,12 +15,12 @@ _ANAPHORA = re.compile(
 )
 _CONTINUATION = re.compile(r"^\s*(and|also|but|what about|how about|and what|then)\b", re.IGNORECASE)
 _ENTITY = re.compile(r"[A-Z][\w'’\-]*(?:[ \u00a0]+(?:(?:of|the|and|for|on)[ \u00a0]+)*[A-Z0-9][\w'’\-]*)*")
-_WH = frozenset("who whom whose what which when where why how and did does do is are was were can".split())
+_OPENERS = QUESTION_WORDS | {"and"}  # words that open a question ("And who ...?") and name nothing
 
 
 def is_follow_up(question: str) -> bool:
     """A question that leans on an earlier turn: a pronoun, "And ...", or too few words of its own."""
-    own_terms = [t for t in terms(question) if t not in _WH]
+    own_terms = [t for t in terms(question) if t not in QUESTION_TERMS]
     return bool(_ANAPHORA.search(question) or _CONTINUATION.match(question) or len(own_terms) <= 1)
 
 
@@ -28,13 +29,13 @@ def topic_of(question: str) -> str:
     entities = []
     for match in _ENTITY.finditer(question):
         words = match.group().split()
-        while words and words[0].lower() in _WH:  # "Who", "And" open the sentence, they name nothing
+        while words and words[0].lower() in _OPENERS:  # "Who", "And" open the sentence, they name nothing
             words.pop(0)
         if words:
             entities.append(" ".join(words))
     if entities:
         return "; ".join(entities)
-    words = [w for w in re.findall(r"[\w'’\-]+", question) if w.lower() not in _WH and len(w) > 3]
+    words = [w for w in re.findall(r"[\w'’\-]+", question) if w.lower() not in _OPENERS and len(w) > 3]
     return " ".join(words)
 
 

@@ -77,7 +77,13 @@ class Settings:
     read_key: str = ""  # set: questions and bulletins need it (or api_key) as a Bearer token
     frame_ancestors: tuple[str, ...] = field(default_factory=tuple)  # sites that may frame the pages
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    # Limits on what clients send: the engine, the live writer and the API's schema all read these.
     max_question_chars: int = 2000
+    max_top_k: int = 50  # passages one question may ask for
+    max_messages: int = 50  # turns of one conversation (/chat, /v1/chat/completions)
+    max_message_chars: int = 20_000  # one turn's text
+    max_title_chars: int = 300  # a bulletin added through the API
+    max_text_chars: int = 200_000
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: int = 120
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)  # whose X-Forwarded-For is believed

@@ -21,19 +21,34 @@ MONTHS = {
     )
     for m in names.split()
 }
-_DATE = re.compile(
-    r"\b(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?\s+(?P<day>\d{1,2})"
+_MONTH_NAMES = sorted(MONTHS, key=len, reverse=True)  # longest first: "september" before "sep"
+# A date a bulletin states (in its normalised text): "March 1, 2023", "mar. 1", "2023-03-01".
+_STATED = re.compile(
+    r"\b(?P<month>" + "|".join(_MONTH_NAMES) + r")\.?\s+(?P<day>\d{1,2})"
     r"(?:st|nd|rd|th)?(?:,?\s+(?P<year>(?:19|20)\d\d))?\b"
     r"|\b(?P<iso>(?:19|20)\d\d-\d\d-\d\d)\b",
     re.IGNORECASE,
 )
+# A date phrase as running text writes it (the short answer to "when"; rag/span.py): a capitalised
+# month with a day or a year, a day before the month, a year, a decade ("1990s"), a range of years.
+SPACE = r"[ \u00a0]"
+_MONTH = r"(?:" + "|".join(m.capitalize() for m in _MONTH_NAMES) + r")\.?"
+_YEAR = r"(?:1[0-9]|20)\d\d"  # 1000-2099: history questions ask for old years too
+DATE_PHRASE = re.compile(
+    rf"\b{_MONTH}{SPACE}+\d{{1,2}}(?:st|nd|rd|th)?(?:,{SPACE}*{_YEAR})?\b"
+    rf"|\b{_MONTH}{SPACE}+{_YEAR}\b"
+    rf"|\b\d{{1,2}}{SPACE}+{_MONTH}(?:{SPACE}+{_YEAR})?\b"
+    rf"|\b{_YEAR}(?:s\b|(?:[–-](?:1\d|20)?\d\d)?\b)"
+)
+MONTH_PHRASE = re.compile(rf"{_MONTH}(?:{SPACE}+\d+)?")  # "March", "March 20": a month, not a name
 _PARTIAL = re.compile(r"--(\d\d)-(\d\d)")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what a date filter is written as (YYYY-MM-DD)
 
 
 def find_date(text: str, year: int | None = None) -> str | None:
     """First date ``text`` states, as ISO 8601: ``2023-03-01``, or ``--03-01`` when it gives no
     year and ``year`` is ``None``."""
-    for match in _DATE.finditer(normalize(text)):
+    for match in _STATED.finditer(normalize(text)):
         if match.group("iso"):
             try:
                 return date.fromisoformat(match.group("iso")).isoformat()
@@ -51,12 +66,18 @@ def find_date(text: str, year: int | None = None) -> str | None:
 
 def stated_year(text: str) -> int | None:
     """The year of the first full date in ``text`` ("March 1, 2023", "2023-03-01"), if any."""
-    for match in _DATE.finditer(normalize(text)):
+    for match in _STATED.finditer(normalize(text)):
         if match.group("year"):
             return int(match.group("year"))
         if match.group("iso"):
             return int(match.group("iso")[:4])
     return None
+
+
+def leading_year(value: str) -> int | None:
+    """The year a date field starts with ("2023-03-01", "2023"), if it starts with one."""
+    match = re.match(r"((?:19|20)\d\d)\b", value.strip())
+    return int(match.group(1)) if match else None
 
 
 def in_range(stated: str | None, date_from: str | None, date_to: str | None) -> bool:

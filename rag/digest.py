@@ -20,11 +20,10 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from .dates import find_date, stated_year
+from .dates import find_date, leading_year, stated_year
 from .records import Bulletin
-from .text import RUN_ON_WORDS, normalize, strip_range
+from .text import MAX_HEADLINE_WORDS, runs_on, slug, strip_range
 
-MAX_HEADLINE_WORDS = 40  # a longer line is a paragraph even without closing punctuation
 _SENTENCE_END = ".!?。！？…"
 _NOT_HEADLINE_END = _SENTENCE_END + ";:,；：，"
 _CLOSERS = "\"'”’)]»」』"
@@ -60,7 +59,7 @@ def split_bulletins(text: str, source: str, fallback_title: str = "", single: bo
         starts = _markdown_starts(text, blocks)
     else:
         starts = _plain_starts(text, blocks)
-    year = _year_of(meta.get("date", "")) or stated_year(text) or year
+    year = leading_year(meta.get("date", "")) or stated_year(text) or year
     bulletins: list[Bulletin] = []
     seen: dict[str, int] = {}
     for n, (a, b) in enumerate(zip(starts, starts[1:] + [len(blocks)])):
@@ -131,8 +130,7 @@ def _headline(text: str, blocks: list[_Block], a: int, b: int) -> tuple[int, int
         return None
     if _unpunctuated(line):
         if block.lines > 1:  # a hard-wrapped paragraph runs on into its next line
-            following = text[line_end + 1:block.end].lstrip()
-            if following[:1].islower() or line.rsplit(None, 1)[-1].lower() in RUN_ON_WORDS:
+            if runs_on(line, text[line_end + 1:block.end].lstrip()):
                 return None
         return start, end
     if block.lines == 1 and b - a >= 2 and line[-1:] in "." and \
@@ -213,11 +211,6 @@ def _front_matter(text: str) -> tuple[dict[str, str], int]:
     return {}, offset
 
 
-def _year_of(value: str) -> int | None:
-    match = re.match(r"((?:19|20)\d\d)\b", value.strip())
-    return int(match.group(1)) if match else None
-
-
 def _blocks(text: str, offset: int = 0) -> list[_Block]:
     """Runs of non-blank lines from ``offset`` on."""
     blocks = []
@@ -247,8 +240,7 @@ def _first_line(text: str, start: int, end: int) -> str:
 
 
 def _bulletin_id(source: str, title: str, seen: dict[str, int]) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", normalize(title)).strip("-")[:48].strip("-") or "bulletin"
     digest = hashlib.sha1(f"{source}\n{title}".encode("utf-8", "surrogatepass")).hexdigest()[:6]
-    bid = f"{slug}-{digest}"
+    bid = f"{slug(title, 48) or 'bulletin'}-{digest}"
     seen[bid] = seen.get(bid, 0) + 1
     return bid if seen[bid] == 1 else f"{bid}-{seen[bid]}"

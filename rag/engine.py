@@ -21,11 +21,10 @@ from .corpus_index import Index
 from .embedding import Embedder
 from .errors import NotFoundError, QueryError, StaleRecordsError
 from .inputs import check_encodable, is_blank, strip_blank
-from .multilingual import latin_part, question_language, span_question
+from .multilingual import latin_part
+from .question import Question, parse_question
 from .records import Answer, Bulletin, ChatAnswer, Passage
 from .retrieval import Filters, Retriever
-
-MAX_TOP_K = 50
 
 
 class Engine:
@@ -54,8 +53,8 @@ class Engine:
             raise QueryError(f"the question is {len(question)} characters long; the limit is "
                              f"{self.settings.max_question_chars}")
         top_k = self.settings.top_k if top_k is None else top_k
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise QueryError(f"top_k must be between 1 and {MAX_TOP_K}")
+        if not 1 <= top_k <= self.settings.max_top_k:
+            raise QueryError(f"top_k must be between 1 and {self.settings.max_top_k}")
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -84,24 +83,25 @@ class Engine:
         started = time.perf_counter()
         answerer = self._answerer(answerer)
         c = self._candidates(question, top_k, mode, filters)
-        question, lang, scored, index = c.question, c.lang, c.scored, self.index
-        if answerer == "model" and lang == "en":  # the model reads English questions only
-            verdict = judge_candidates(self.answer_model, question, scored, index.sentences, self.titles,
+        parsed, scored, index = c.question, c.scored, self.index
+        if answerer == "model" and parsed.lang == "en":  # the model reads English questions only
+            verdict = judge_candidates(self.answer_model, parsed, scored, index.sentences, self.titles,
                                        self.settings.answer_candidates)
             chosen = select_by_model(verdict, index.sentence_vectors, self.settings.max_sentences,
                                      self.settings.model_threshold)
-            answer = compose_answer(question, chosen, index.sentences, self.bulletins, c.passages)
+            answer = compose_answer(parsed, chosen, index.sentences, self.bulletins, c.passages)
             if chosen:
                 answer = replace(answer, span=model_span(verdict, index.sentences))
-            answer = replace(answer, lang=lang)
+            answer = replace(answer, lang=parsed.lang)
         else:
-            threshold = self.settings.abstain_threshold if lang == "en" else self.settings.cross_lingual_threshold
+            threshold = (self.settings.abstain_threshold if parsed.lang == "en"
+                         else self.settings.cross_lingual_threshold)
             chosen = select_sentences(scored, index.sentence_vectors, self.settings.max_sentences, threshold)
-            answer = compose_answer(c.matching, chosen, index.sentences, self.bulletins, c.passages)
+            answer = compose_answer(parsed, chosen, index.sentences, self.bulletins, c.passages)
             # The quotes stay English; another language's question gets a short span only where the
             # kind of phrase it asks for is one the span picker knows.
-            spans = lang == "en" or span_question(question) is not None
-            answer = replace(answer, question=question, span=answer.span if spans else None, lang=lang)
+            answer = replace(answer, question=parsed.asked, span=answer.span if parsed.spans else None,
+                             lang=parsed.lang)
         answer = replace(answer, citations=[self._located(c) for c in answer.citations])
         for citation in answer.citations:  # the invariant, checked on every answer
             text = self.files[citation.source].text
@@ -156,12 +156,11 @@ class Engine:
         if vector is None:  # bm25 mode still scores sentences by meaning
             vector = self.embedder.encode_query(question)
         retrieved = time.perf_counter()
-        lang = question_language(question)
-        matching = _matching_question(question, lang)
+        parsed = parse_question(question, vector)
         index = self.index
-        scored = score_sentences(matching, vector, ranked, index.chunks, index.sentences,
+        scored = score_sentences(parsed, ranked, index.chunks, index.sentences,
                                  index.sentence_vectors, index.lexical, self.titles)
-        return _Candidates(question, lang, matching, passages, scored, retrieved)
+        return _Candidates(parsed, passages, scored, retrieved)
 
     def _answerer(self, answerer: str | None) -> str:
         answerer = answerer or self.settings.answerer
@@ -194,21 +193,9 @@ class Engine:
         return replace(record, text_source=f.text_source, page=f.page_of(record.char_start))
 
 
-def _matching_question(question: str, lang: str) -> str:
-    """What answer scoring and the span picker read: an English question as asked; another
-    language's, its Latin-script words after the English wh-phrase of the kind it asks for
-    (``multilingual.span_question``), or those words alone."""
-    if lang == "en":
-        return question
-    stand_in = span_question(question)
-    return stand_in if stand_in is not None else latin_part(question)
-
-
 @dataclass(frozen=True)
 class _Candidates:
-    question: str  # as asked, blanks stripped
-    lang: str
-    matching: str  # what scoring and the span picker read (see _matching_question)
+    question: Question  # parsed once, blanks stripped
     passages: list[Passage]
     scored: list[ScoredSentence]  # best first
     retrieved: float  # time.perf_counter() when retrieval was done

@@ -28,6 +28,19 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def format_bulletin(title: str, text: str, date: str | None = None) -> str:
+    """A bulletin as a file holds it: the headline line (then its date line, if any), a blank line,
+    the text. ``rag.digest`` reads the headline back as the title and the date as stated."""
+    header = "\n".join(line for line in (title, date) if line)
+    return f"{header}\n\n{text}\n" if header else f"{text}\n"
+
+
+def write_bulletin(path: Path, title: str, text: str, date: str | None = None) -> None:
+    """Write one bulletin file (a generated corpus: eval suites, benchmarks, tests). Not durable:
+    what must survive a crash (an upload) goes through ``write_atomic``."""
+    Path(path).write_text(format_bulletin(title, text, date), encoding="utf-8")
+
+
 def write_json_atomic(path: Path, value: object, compact: bool = False) -> None:
     """``compact`` drops the indentation: for large machine-read files, about twice as fast to write."""
     write_atomic(path, json_bytes(value, compact))

@@ -34,6 +34,12 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+@lru_cache(maxsize=1 << 16)
+def term_set(text: str) -> frozenset[str]:
+    """The set of ``terms(text)``, kept per text: a stored sentence or headline is read once, not per question."""
+    return frozenset(terms(text))
+
+
 def stem_words(words: list[str]) -> list[str]:
     return _stemmer().stemWords(words)
 

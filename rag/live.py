@@ -17,16 +17,14 @@ from pathlib import Path
 from .corpus import SUFFIXES, read_source
 from .engine import Engine
 from .errors import QueryError, UnsupportedFileError
+from .fileio import format_bulletin, remove_durably, remove_stale_temporaries, write_atomic
 from .lifecycle import add_files, open_engine, read_sources, relabel_extracted, upload_source
 from .plan import describe
-from .fileio import remove_durably, remove_stale_temporaries, write_atomic
 from .inputs import check_encodable, has_visible
 from .records import Bulletin
-from .text import normalize
+from .text import slug
 
 log = logging.getLogger(__name__)
-MAX_TITLE_CHARS = 300
-MAX_TEXT_CHARS = 200_000
 
 
 class ReadOnlyBulletinError(QueryError):
@@ -49,13 +47,13 @@ class LiveIndex:
         """Persist a new bulletin, index it, and return its record."""
         for value, what in ((title, "title"), (text, "text"), (date, "date"), (source_name, "source")):
             check_encodable(value or "", f"bulletin {what}")
-        title, text = _clean_line(title, "title", MAX_TITLE_CHARS), _CONTROL.sub("", text or "").strip()
+        limits = self._engine.settings
+        title, text = _clean_line(title, "title", limits.max_title_chars), _CONTROL.sub("", text or "").strip()
         if not has_visible(text):
             raise QueryError("the bulletin text is empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise QueryError(f"the bulletin text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-        header = title if not date else f"{title}\n{date}"
-        body = f"{header}\n\n{text}\n"
+        if len(text) > limits.max_text_chars:
+            raise QueryError(f"the bulletin text is {len(text)} characters; the limit is {limits.max_text_chars}")
+        body = format_bulletin(title, text, date)
         return self._add(_file_name(title, body, source_name), body.encode("utf-8"))
 
     def add_file(self, filename: str, data: bytes) -> Bulletin:
@@ -79,9 +77,9 @@ class LiveIndex:
                 added = relabel_extracted(added) if added is not None else None
                 if added is None:
                     raise QueryError("the bulletin could not be indexed: its text has no readable content")
-                if len(added.text) > MAX_TEXT_CHARS:
+                if len(added.text) > settings.max_text_chars:
                     raise QueryError(f"the bulletin text is {len(added.text)} characters; the limit is "
-                                     f"{MAX_TEXT_CHARS}")
+                                     f"{settings.max_text_chars}")
                 engine, report = add_files(self._engine, [added])
                 log.info("index updated in %.2f s (%s)", report.seconds, describe(report.plan))
                 self._engine = engine
@@ -133,7 +131,6 @@ def _clean_line(value: str, field: str, limit: int) -> str:
 
 
 def _file_name(title: str, body: str | bytes, source_name: str | None) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", normalize(title)).strip("-")[:60].strip("-") or "bulletin"
-    prefix = re.sub(r"[^a-z0-9]+", "-", normalize(source_name or "")).strip("-")[:30].strip("-")
+    prefix = slug(source_name or "", 30)
     digest = hashlib.sha1(body if isinstance(body, bytes) else body.encode("utf-8")).hexdigest()[:8]
-    return f"{prefix + '-' if prefix else ''}{slug}-{digest}.txt"
+    return f"{prefix + '-' if prefix else ''}{slug(title, 60) or 'bulletin'}-{digest}.txt"

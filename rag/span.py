@@ -9,33 +9,27 @@ words that does not merely repeat them wins. It returns ``None`` rather than gue
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+from .dates import DATE_PHRASE, MONTH_PHRASE, SPACE
 from .lexical import stem_words, terms
+from .question import Question
 
-_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
-_SP = r"[ \u00a0]"
-_YEAR = r"(?:1[0-9]|20)\d\d"  # 1000-2099: history questions ask for old years too
-_DATE = re.compile(
-    rf"\b{_MONTH}{_SP}+\d{{1,2}}(?:st|nd|rd|th)?(?:,{_SP}*{_YEAR})?\b"
-    rf"|\b{_MONTH}{_SP}+{_YEAR}\b"
-    rf"|\b\d{{1,2}}{_SP}+{_MONTH}(?:{_SP}+{_YEAR})?\b"
-    rf"|\b{_YEAR}(?:s\b|(?:[–-](?:1\d|20)?\d\d)?\b)"
-)
 _SCALE = r"(?:hundred|thousand|million|billion|trillion)"
-_UNIT = (r"(?:%|percent|per{_SP}cent|°C|degrees(?:{_SP}Celsius)?|tonnes|tons|kilowatts|kilowatt-hours|"
+_UNIT = (r"(?:%|percent|per{SPACE}cent|°C|degrees(?:{SPACE}Celsius)?|tonnes|tons|kilowatts|kilowatt-hours|"
          r"megawatts|gigawatts|yuan|dollars|euros|people|years|months|days|kilometres|kilometers|"
-         r"hectares)").replace("{_SP}", _SP)
+         r"hectares)").replace("{SPACE}", SPACE)
 _NUMBER = re.compile(
-    rf"(?:(?:about|around|nearly|almost|over|more{_SP}than|less{_SP}than|at{_SP}least|no{_SP}fewer{_SP}than){_SP}+)?"
-    rf"(?:\$|¥|€)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:{_SP}*{_SCALE})?(?:{_SP}*{_UNIT})?"
+    rf"(?:(?:about|around|nearly|almost|over|more{SPACE}than|less{SPACE}than|at{SPACE}least|"
+    rf"no{SPACE}fewer{SPACE}than){SPACE}+)?"
+    rf"(?:\$|¥|€)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:{SPACE}*{_SCALE})?(?:{SPACE}*{_UNIT})?"
     rf"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    rf"sixty|hundred)(?:{_SP}+{_SCALE})?(?:{_SP}+{_UNIT})?\b",
+    rf"sixty|hundred)(?:{SPACE}+{_SCALE})?(?:{SPACE}+{_UNIT})?\b",
     re.IGNORECASE,
 )
 _CAP = r"(?:[A-Z][\w'’\-\.]*|[0-9]+(?:st|nd|rd|th))"
-_CAPS = re.compile(rf"{_CAP}(?:(?:{_SP}+(?:of|the|and|for|on|de|du|van|von|al)){{0,2}}{_SP}+{_CAP})*")
-_PLACE_TAIL = re.compile(rf",{_SP}*([A-Z][\w\-]+)")
+_CAPS = re.compile(rf"{_CAP}(?:(?:{SPACE}+(?:of|the|and|for|on|de|du|van|von|al)){{0,2}}{SPACE}+{_CAP})*")
+_PLACE_TAIL = re.compile(rf",{SPACE}*([A-Z][\w\-]+)")
 _ORG_WORDS = frozenset(
     "ministry administration committee institute academy commission council panel report plan bank "
     "university department agency office association market organization organisation company group "
@@ -50,25 +44,6 @@ _TITLE_WORDS = frozenset(
 )
 _SENTENCE_STARTERS = frozenset("the a an on in by at this that these those it its as after before for "
                                "from with under over during since when while and but or".split())
-_WH = [
-    ("date", re.compile(r"\b(when|what (year|date|day|month)|which (year|date|day|month)|since when|by when)\b")),
-    ("number", re.compile(r"\b(how (many|much|large|big|far|long|high|old)|what (percentage|share|proportion|"
-                          r"amount|number|rate|volume)|what (was|is|were|are) the (rate|share|volume|number|"
-                          r"amount|turnover|percentage))\b")),
-    ("place", re.compile(r"\b(where|(in|at) (which|what) (city|country|place|town|province)|"
-                         r"which (city|country|town|province))\b")),
-    ("agent", re.compile(r"\b(who|whom|whose|which (organisation|organization|ministry|body|agency|department|"
-                         r"institute|company))\b")),
-]
-
-
-def question_type(question: str) -> str:
-    """The kind of phrase asked for, by the wh-phrase said first ("Where ... when ..." asks for a place)."""
-    q = question.lower()
-    found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(_WH) if (m := pattern.search(q))]
-    return min(found)[2] if found else "thing"
-
-
 _BODY_TERMS = frozenset(terms("organisation organization body agency institution"))
 
 
@@ -76,27 +51,18 @@ def _is_orgish(phrase: str) -> bool:
     return any(w.lower().strip(",.") in _ORG_WORDS for w in phrase.split())
 
 
-_TYPE_NOUN = re.compile(r"\b(?:which|what)[ \u00a0]+([a-z]+)", re.IGNORECASE)
-
-
-def find_span(question: str, sentence: str, strict: bool = False) -> tuple[int, int] | None:
+def find_span(question: Question, sentence: str, strict: bool = False) -> tuple[int, int] | None:
     """Offsets (within ``sentence``) of the short answer, or ``None`` if no candidate fits.
 
     ``strict`` accepts only a candidate of the exact kind asked for (a person for "who",
     a place after a preposition for "where").
     """
-    kind = question_type(question)
-    q_terms = set(terms(question))
-    # "Which ministry ...?": the noun names the kind of answer, so an answer may (should) say it.
-    type_noun = _TYPE_NOUN.search(question)
-    type_terms = set(terms(type_noun.group(1))) if type_noun else set()
-    anchors = _anchor_positions(sentence, q_terms - type_terms)
+    kind, type_terms = question.kind, question.type_terms
+    own_terms = question.terms - type_terms  # the question's words that are not the answer's kind
+    anchors = [start for start, stem in _word_stems(sentence) if stem in own_terms]
     best: tuple[float, int, int] | None = None
-    for start, end, cand_kind in _candidates(sentence, kind):
-        cand_terms = terms(sentence[start:end])
-        if not cand_terms:
-            continue
-        repeated = sum(t in q_terms - type_terms for t in cand_terms) / len(cand_terms)
+    for start, end, cand_kind, cand_terms in _candidates(sentence, kind):
+        repeated = sum(t in own_terms for t in cand_terms) / len(cand_terms)
         if repeated >= 0.5:
             continue
         fit = _type_fit(kind, cand_kind, sentence, start, end)
@@ -115,20 +81,33 @@ def find_span(question: str, sentence: str, strict: bool = False) -> tuple[int, 
     return best[1], best[2]
 
 
-def _anchor_positions(sentence: str, q_terms: set[str]) -> list[int]:
-    """Where the sentence says one of the question's own words."""
+@lru_cache(maxsize=1 << 15)
+def _word_stems(sentence: str) -> tuple[tuple[int, str], ...]:
+    """Where each word of the sentence starts, with its stem (anchors: the question's own words)."""
     matches = list(re.finditer(r"\w+", sentence))
     stems = stem_words([m.group().casefold() for m in matches])
-    return [m.start() for m, stem in zip(matches, stems) if stem in q_terms]
+    return tuple((m.start(), stem) for m, stem in zip(matches, stems))
 
 
-def _candidates(sentence: str, kind: str):
+@lru_cache(maxsize=1 << 15)
+def _candidates(sentence: str, kind: str) -> tuple[tuple[int, int, str, tuple[str, ...]], ...]:
+    """The sentence's candidate phrases for ``kind`` with their terms (phrases without a term left out);
+    the same for every question of that kind, so kept."""
+    found = []
+    for start, end, cand_kind in _phrases(sentence, kind):
+        cand_terms = tuple(terms(sentence[start:end]))
+        if cand_terms:
+            found.append((start, end, cand_kind, cand_terms))
+    return tuple(found)
+
+
+def _phrases(sentence: str, kind: str):
     if kind in ("date", "thing"):
-        for m in _DATE.finditer(sentence):
+        for m in DATE_PHRASE.finditer(sentence):
             yield m.start(), m.end(), "date"
     if kind in ("number", "thing"):
         for m in _NUMBER.finditer(sentence):
-            if not _DATE.fullmatch(m.group()) or kind == "number":
+            if not DATE_PHRASE.fullmatch(m.group()) or kind == "number":
                 yield m.start(), m.end(), "number"
     if kind in ("agent", "place", "thing"):
         for m in _CAPS.finditer(sentence):
@@ -140,7 +119,7 @@ def _candidates(sentence: str, kind: str):
                 start += len(words[0])
                 while sentence[start] in " \u00a0":
                     start += 1
-            if _DATE.fullmatch(sentence[start:end]) or _MONTH_ONLY.fullmatch(sentence[start:end]):
+            if DATE_PHRASE.fullmatch(sentence[start:end]) or MONTH_PHRASE.fullmatch(sentence[start:end]):
                 continue
             end = end - 1 if sentence[end - 1] == "." and not re.search(r"\b[A-Z]\.$", sentence[start:end]) else end
             if kind == "place":
@@ -170,7 +149,6 @@ def _trailing_name(sentence: str, start: int, end: int) -> int | None:
 
 
 OPENER_PENALTY = 0.4
-_MONTH_ONLY = re.compile(rf"{_MONTH}(?:{_SP}+\d+)?")
 
 
 def _type_fit(kind: str, cand_kind: str, sentence: str, start: int, end: int) -> float:

@@ -20,6 +20,12 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
+def slug(text: str, max_chars: int) -> str:
+    """``text`` as a name for ids and files: lower-case ASCII letters and digits joined by ``-``,
+    at most ``max_chars`` long; empty when it has none."""
+    return re.sub(r"[^a-z0-9]+", "-", normalize(text)).strip("-")[:max_chars].strip("-")
+
+
 def strip_range(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink ``[start, end)`` so it neither starts nor ends with whitespace."""
     while start < end and text[start].isspace():
@@ -110,23 +116,34 @@ def _logical_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 WRAP_WIDTH = 100  # a paragraph of 3+ lines none longer than this is hard-wrapped text
+# Headlines: one rule for the digest splitter (rag/digest.py) and for lines inside a paragraph here.
+# A line without closing punctuation is a headline when it is short and the text does not run on
+# from it into the next line (``runs_on``).
+MAX_HEADLINE_WORDS = 40  # a longer line is a paragraph even without closing punctuation
+MAX_INLINE_HEADLINE_WORDS = 16  # inside a paragraph, a longer unpunctuated line is running text
 # Words a headline does not end on but a hard-wrapped line of running text often does.
 RUN_ON_WORDS = frozenset("a an the of to in on for and or but nor with by at from as into than that which who "
                          "whose its their his her our is are was were be been has have had will would".split())
 
 
+def runs_on(line: str, following: str) -> bool:
+    """Whether running text continues from ``line`` into the next line, ``following``: hard-wrapped
+    newswire ("The U.S. Agriculture Department" / "reported the ...") goes on in lower case or
+    breaks after a word like "the". Such a line is never a headline."""
+    return following[:1].islower() or line.rsplit(None, 1)[-1].lower() in RUN_ON_WORDS
+
+
 def _is_standalone_line(line: str, following: str) -> bool:
-    """A line that ends with sentence punctuation, or a short line without any (a headline),
-    unless the text runs on into ``following``: hard-wrapped newswire ("The U.S. Agriculture
-    Department" / "reported the ...") continues in lower case or breaks after a word like "the"."""
+    """A line that ends with sentence punctuation, or a headline (short, no closing punctuation,
+    not running on into ``following``)."""
     stripped = line.rstrip()
     if not stripped:
         return True
     if stripped[-1] in ".!?;:\"'”’)":
         return True
-    if len(stripped.split()) > 16:
+    if len(stripped.split()) > MAX_INLINE_HEADLINE_WORDS:
         return False
-    return not (following[:1].islower() or stripped.rsplit(None, 1)[-1] in RUN_ON_WORDS)
+    return not runs_on(stripped, following)
 
 
 def _segment(text: str, start: int, end: int, language: str) -> list[tuple[int, int]]:

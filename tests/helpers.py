@@ -1,14 +1,61 @@
-"""Helpers the tests share: a free loopback port, and waiting for a `rag serve` process."""
+"""Helpers the tests share: the seeds and the questions they ask, a writable app over a copy of the seeds,
+a free loopback port, a real `rag serve` process, and the browser tests' steps (ask on the page, its
+answers, a screenshot). Fixtures are in conftest.py."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+
+from rag.config import PROJECT_ROOT, Settings
+
+SEEDS = PROJECT_ROOT / "seeds"
+SEED_FILE = SEEDS / "china-carbon-neutrality-2023-03.txt"
+# The user's digest: its five headlines as written (non-breaking spaces read as spaces).
+SEED_TITLES = [
+    "The National carbon neutrality Science and Technology Expert Committee was established",
+    "Ministry of Industry and Information Technology: Iron and steel, non-ferrous metals, building materials, "
+    "petrochemical and chemical industries have all formulated carbon peak plans",
+    'The Ministry of Ecology and Environment issued the "Notice on Doing a Good Job in the Allocation of '
+    'National Carbon Emissions Trading Quotas in 2021 and 2022"',
+    'IPCC Releases Sixth Assessment Report "Synthesis Report"',
+    'The Ministry of Ecology and Environment issued the "Letter on the Public Collection of Methodological '
+    'Suggestions for Greenhouse Gas Voluntary Emission Reduction Projects"',
+]
+IPCC = "Where did the IPCC release its Synthesis Report?"
+COMMITTEE = "Who leads the National Carbon Neutrality Science and Technology Expert Committee?"
+FOLLOW_UP = "And who presided over it?"
+FIFA = "Who won the 2022 FIFA World Cup?"
+SHOTS = os.environ.get("WIDGET_SHOTS")  # a folder: the browser tests save a screenshot of each state there
+
+
+AUTH = {"Authorization": "Bearer s3cret"}  # the write key of ``writable_client``
+
+
+@contextmanager
+def writable_client(root: Path, embedder, **settings):
+    """A TestClient of an app that may write: a private copy of the seeds under ``root``, the API key
+    of ``AUTH``, no rate limit, and ``settings`` on top. The client carries ``settings`` and ``root``."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from rag.lifecycle import open_engine
+
+    shutil.copytree(SEEDS, root / "seeds")
+    settings = Settings(seeds=root / "seeds", index=root / "index", api_key="s3cret", rate_limit_per_minute=0,
+                        **settings)
+    engine, _ = open_engine(settings, embedder)
+    with TestClient(create_app(settings, engine)) as client:
+        client.settings, client.root = settings, root
+        yield client
 
 
 def free_port() -> int:
@@ -43,3 +90,24 @@ def rag_serve(*args: str, env: dict | None = None, cwd=None):
     finally:
         process.terminate()
         process.wait(30)
+
+
+# ---- in the browser (tests marked browser; the fixtures are in conftest.py) ----------------------------------
+
+def shoot(page, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+
+
+def ask(page, question: str) -> None:
+    from playwright.sync_api import expect
+
+    box = page.get_by_label("Your question about the bulletins")
+    expect(box).to_be_enabled()
+    box.fill(question)
+    box.press("Enter")
+
+
+def answers(page):
+    return page.locator("article.bot")

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import io
 
+# A two-page bulletin: the answer to "Which company led the winning bids ...?" is on page 2.
+FUJIAN_PAGES = [["Offshore Wind Auction Held in Fujian",
+                 "On June 12, 2024, Fujian province held an auction for six offshore wind sites near Pingtan."],
+                ["The winning bids came from three state-owned power companies, led by China Three Gorges."]]
+
 
 def pdf_bytes(pages: list[list[str]], title: str = "", password: str = "") -> bytes:
     """A PDF (fpdf2) whose page ``n`` holds the paragraphs ``pages[n]``, each wrapped to the page width."""

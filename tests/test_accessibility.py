@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from test_widget import (COMMITTEE, FIFA, IPCC, answers, ask, browser, host_site, server,  # noqa: F401
-                         shoot)
+from helpers import COMMITTEE, FIFA, IPCC, answers, ask, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -13,11 +13,9 @@ from rag import indexing
 from rag.config import Settings
 from rag.lifecycle import open_engine
 
-from conftest import SEED_FILE, SEED_TITLES, SEEDS
+from helpers import COMMITTEE, IPCC, SEED_FILE, SEED_TITLES, SEEDS
 
 SEED_TEXT = SEED_FILE.read_bytes().decode("utf-8")
-IPCC = "Where did the IPCC release its Synthesis Report?"
-COMMITTEE = "Who leads the National Carbon Neutrality Science and Technology Expert Committee?"
 
 
 @pytest.fixture(scope="module")

@@ -3,35 +3,21 @@ POST /bulletins (multipart, same key and limits as JSON), and originals served r
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from rag.config import PROJECT_ROOT, Settings
-from rag.lifecycle import open_engine
+from rag.config import PROJECT_ROOT
 
-from conftest import SEEDS
-from helpers_documents import docx_bytes, html_page, pdf_bytes, scanned_pdf_bytes
+from helpers import AUTH, writable_client
+from helpers_documents import FUJIAN_PAGES, docx_bytes, html_page, pdf_bytes, scanned_pdf_bytes
 
 pytestmark = pytest.mark.slow
-AUTH = {"Authorization": "Bearer s3cret"}
-PAGES = [["Offshore Wind Auction Held in Fujian",
-          "On June 12, 2024, Fujian province held an auction for six offshore wind sites near Pingtan."],
-         ["The winning bids came from three state-owned power companies, led by China Three Gorges."]]
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, embedder):
-    root = tmp_path_factory.mktemp("files")
-    shutil.copytree(SEEDS, root / "seeds")
-    settings = Settings(seeds=root / "seeds", index=root / "index", api_key="s3cret", rate_limit_per_minute=0,
-                        max_body_bytes=200_000)
-    engine, _ = open_engine(settings, embedder)
-    with TestClient(create_app(settings, engine)) as c:
-        c.settings = settings
+    with writable_client(tmp_path_factory.mktemp("files"), embedder, max_body_bytes=200_000) as c:
         yield c
 
 
@@ -40,7 +26,7 @@ def _upload(client, name: str, data: bytes, headers=AUTH):
 
 
 def test_a_pdf_upload_answers_with_its_page_and_serves_the_original(client):
-    data = pdf_bytes(PAGES)
+    data = pdf_bytes(FUJIAN_PAGES)
     response = _upload(client, "fujian-auction.pdf", data)
     assert response.status_code == 201, response.text
     bulletin = response.json()
@@ -80,7 +66,7 @@ def test_html_and_word_uploads(client):
 
 
 @pytest.mark.parametrize("name, data, reason", [
-    ("locked.pdf", pdf_bytes(PAGES, password="pw"), "encrypted"),
+    ("locked.pdf", pdf_bytes(FUJIAN_PAGES, password="pw"), "encrypted"),
     ("scan.pdf", scanned_pdf_bytes(), "no text layer"),
     ("broken.pdf", b"%PDF-1.7\n1 0 obj <<", "corrupt"),
     ("menu.html", b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "no main text"),
@@ -98,8 +84,8 @@ def test_files_without_text_to_cite_are_refused_with_the_reason(client, name, da
 
 
 def test_uploads_need_the_key_and_keep_the_size_limit(client):
-    assert _upload(client, "a.pdf", pdf_bytes(PAGES), headers={}).status_code == 401
-    assert _upload(client, "a.pdf", pdf_bytes(PAGES) + b"%" * 250_000).status_code == 413
+    assert _upload(client, "a.pdf", pdf_bytes(FUJIAN_PAGES), headers={}).status_code == 401
+    assert _upload(client, "a.pdf", pdf_bytes(FUJIAN_PAGES) + b"%" * 250_000).status_code == 413
     assert client.post("/bulletins", data={"title": "x"}, headers=AUTH).status_code == 422  # a form with no file
 
 

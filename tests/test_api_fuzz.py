@@ -13,7 +13,7 @@ from api.app import create_app
 from rag.config import Settings
 from rag.lifecycle import open_engine
 
-from conftest import SEEDS
+from helpers import SEEDS
 
 pytestmark = pytest.mark.slow
 OPERATIONS = ["POST /ask", "POST /search", "POST /chat", "GET /bulletins", "GET /bulletins/{bulletin_id}",

@@ -13,22 +13,15 @@ from rag.config import Settings
 from rag.lifecycle import open_engine
 from rag.errors import QueryError
 
-from conftest import SEEDS
+from helpers import AUTH, SEEDS, writable_client
 
-AUTH = {"Authorization": "Bearer s3cret"}
 SURROGATE = b'{"question":"IPCC \\ud800"}'
 
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory, embedder):
     """A writable app over a private copy of the seeds, kept outside the project folder."""
-    root = tmp_path_factory.mktemp("limits")
-    shutil.copytree(SEEDS, root / "seeds")
-    settings = Settings(seeds=root / "seeds", index=root / "index", api_key="s3cret", rate_limit_per_minute=0,
-                        max_body_bytes=10_000)
-    engine, _ = open_engine(settings, embedder)
-    with TestClient(create_app(settings, engine)) as c:
-        c.root = root
+    with writable_client(tmp_path_factory.mktemp("limits"), embedder, max_body_bytes=10_000) as c:
         yield c
 
 
@@ -151,3 +144,24 @@ def test_the_schema_says_a_conversation_needs_a_user_turn_and_top_k_its_range(ap
     assert schema["properties"]["messages"]["contains"]["properties"]["role"] == {"const": "user"}
     only_assistant = {"messages": [{"role": "assistant", "content": "Hello"}]}
     assert app_client.post("/chat", json=only_assistant).status_code == 422
+
+
+def test_the_limits_in_force_are_the_settings_in_the_schema_and_at_the_door(app_client, embedder):
+    tight = app_client.app.state.settings.with_(max_question_chars=40, max_top_k=7, max_messages=2,
+                                                max_title_chars=20)
+    engine, _ = open_engine(tight, embedder)
+    with TestClient(create_app(tight, engine)) as client:
+        schemas = client.get("/openapi.json").json()["components"]["schemas"]
+        assert schemas["AskRequest"]["properties"]["question"]["maxLength"] == 40
+        assert {"minimum": 1, "maximum": 7, "type": "integer"} in schemas["AskRequest"]["properties"]["top_k"]["anyOf"]
+        assert schemas["ChatRequest"]["properties"]["messages"]["maxItems"] == 2
+        assert schemas["CompletionRequest"]["properties"]["messages"]["maxItems"] == 2
+        assert schemas["NewBulletin"]["properties"]["title"]["maxLength"] == 20
+        ok = {"question": "Who leads the committee?"}
+        assert client.post("/ask", json={**ok, "top_k": 7}).status_code == 200
+        assert client.post("/ask", json={**ok, "top_k": 8}).status_code == 422
+        too_long = client.post("/ask", json={"question": "Who leads the committee? " * 2})
+        assert too_long.status_code == 422 and "the limit is 40" in too_long.json()["error"]
+        turns = [{"role": "user", "content": "Who leads the committee?"}] * 3
+        assert client.post("/chat", json={"messages": turns}).status_code == 422
+        assert client.post("/v1/chat/completions", json={"model": "bulletin-rag", "messages": turns}).status_code == 422

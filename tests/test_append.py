@@ -9,6 +9,7 @@ import pytest
 
 from rag import plan, store
 from rag.config import Settings
+from rag.fileio import write_bulletin
 from rag.lifecycle import open_engine
 from rag.live import LiveIndex
 from rag.plan import Append, Reason, describe
@@ -43,7 +44,7 @@ def test_an_added_bulletin_is_appended_and_survives_a_restart(live, embedder):
     assert (generation / "segments" / "0001" / "records.json").is_file()
 
     restarted, report = open_engine(settings, embedder)
-    assert not report.rebuilt, report.reason  # the manifest says what the files on disk hold
+    assert not report.rebuilt, describe(report.plan)  # the manifest says what the files on disk hold
     assert restarted.index.bulletins == engine.index.bulletins
     assert restarted.index.sentences == engine.index.sentences
     assert np.array_equal(restarted.index.sentence_vectors, engine.index.sentence_vectors)
@@ -108,13 +109,13 @@ def test_a_broken_segment_is_detected_and_rebuilt(live, embedder):
 def test_a_file_dropped_into_the_seeds_folder_is_appended(tmp_path, corpus_copy, embedder):
     settings = Settings(seeds=corpus_copy, index=tmp_path / "index")
     open_engine(settings, embedder)
-    (corpus_copy / "wind.txt").write_text(f"{WIND[0]}\n\n{WIND[1]}\n", encoding="utf-8")
+    write_bulletin(corpus_copy / "wind.txt", *WIND)
     engine, report = open_engine(settings, embedder)
     assert isinstance(report.plan, Append) and len(report.plan.files) == 1
     assert describe(report.plan) == "the bulletins changed: 1 new file appended"
     assert engine.index.manifest.segments == ("0001",) and engine.index.manifest.embedded == 1
     assert "Jiuquan" in engine.ask("Where did the 500-megawatt wind farm open?").answer
-    (corpus_copy / "wind.txt").write_text(f"{WIND[0]}\n\nOn May 3, 2024, it opened in Dunhuang.\n", encoding="utf-8")
+    write_bulletin(corpus_copy / "wind.txt", WIND[0], "On May 3, 2024, it opened in Dunhuang.")
     engine, report = open_engine(settings, embedder)  # a changed file: a full build, the rest reused
     assert report.plan.reason is Reason.BULLETINS_CHANGED and engine.index.manifest.segments == ()
     assert "Dunhuang" in engine.ask("Where did the wind farm in Gansu open?").answer

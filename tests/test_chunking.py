@@ -5,7 +5,7 @@ from rag.config import Settings
 from rag.corpus import SourceFile
 from rag.indexing import split_corpus
 
-from conftest import SEED_FILE
+from helpers import SEED_FILE
 
 
 def test_windows_respect_size_and_overlap():

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import SEEDS
+from helpers import SEEDS
 
 pytestmark = pytest.mark.slow
 

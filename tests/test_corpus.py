@@ -1,7 +1,7 @@
 from rag.config import PROJECT_ROOT
 from rag.corpus import read_corpus
 
-from conftest import SEEDS
+from helpers import SEEDS
 
 
 def test_read_corpus_reports_sources_relative_to_the_project():

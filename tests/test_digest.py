@@ -3,8 +3,9 @@
 import pytest
 
 from rag.digest import body_range, split_bulletins
+from rag.fileio import format_bulletin, write_bulletin
 
-from conftest import SEED_FILE, SEED_TITLES
+from helpers import SEED_FILE, SEED_TITLES
 
 
 
@@ -113,3 +114,11 @@ def test_ids_are_stable_and_unique(single):
     b = split_bulletins(seed_text(), "seeds/x.txt", single=single)
     assert [x.id for x in a] == [x.id for x in b]
     assert len({x.id for x in a}) == len(a) == (1 if single else 5)
+
+
+def test_a_written_bulletin_reads_back_with_its_title_and_date(tmp_path):
+    write_bulletin(tmp_path / "wind.txt", "Wind Farm Opens", "A wind farm opened in Gansu.", "2024-05-02")
+    text = (tmp_path / "wind.txt").read_text(encoding="utf-8")
+    assert text == format_bulletin("Wind Farm Opens", "A wind farm opened in Gansu.", "2024-05-02")
+    [bulletin] = split_bulletins(text, "wind.txt")
+    assert (bulletin.title, bulletin.date) == ("Wind Farm Opens", "2024-05-02")

@@ -18,8 +18,7 @@ from rag import store
 from rag.config import PROJECT_ROOT, Settings
 from rag.lifecycle import open_engine
 
-from conftest import SEEDS
-from helpers import free_port, wait_ready
+from helpers import SEEDS, free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 

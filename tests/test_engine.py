@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from rag.retrieval import Filters
 
-from conftest import SEED_FILE
+from helpers import SEED_FILE
 
 SEED_TEXT = SEED_FILE.read_bytes().decode("utf-8")
 

@@ -8,7 +8,7 @@ from rag.digest import split_bulletins
 from rag.errors import CorpusError
 from eval.datasets import OWN_QUESTIONS, load_beir, load_questions, load_squad, normalize_ws, sample
 
-from conftest import SEED_FILE
+from helpers import SEED_FILE
 
 SEED_TEXT = normalize_ws(SEED_FILE.read_bytes().decode("utf-8"))
 ROWS = [json.loads(line) for line in OWN_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]

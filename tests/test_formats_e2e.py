@@ -14,7 +14,7 @@ from rag.engine import Engine
 from rag.lifecycle import open_engine
 from rag.retrieval import Filters
 
-from conftest import SEED_FILE
+from helpers import SEED_FILE
 from helpers_documents import docx_bytes, html_page, pdf_bytes
 
 pytestmark = pytest.mark.slow

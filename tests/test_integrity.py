@@ -14,6 +14,7 @@ import pytest
 from rag import store
 from rag.config import Settings
 from rag.errors import IndexStateError
+from rag.fileio import write_bulletin
 from rag.integrity import digest
 from rag.lifecycle import open_engine
 from rag.plan import Append, Reason, describe
@@ -39,10 +40,6 @@ QUESTIONS = ["How many megawatt-hours does the Harbin plant hold?", "How many pa
              "How much does the tidal station near Dalian produce?", "Who runs the Lhasa solar farm?"]
 
 
-def write_bulletin(folder, n, title, text):
-    (folder / f"bulletin-{n:02d}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
-
-
 def answers(engine):
     return [(a.answer, [(c.source, c.char_start, c.char_end) for c in a.citations])
             for a in (engine.ask(q) for q in QUESTIONS)]
@@ -55,10 +52,10 @@ def good(tmp_path_factory, embedder):
     seeds = root / "seeds"
     seeds.mkdir()
     for n, (title, text) in enumerate(FACTS):
-        write_bulletin(seeds, n, title, text)
+        write_bulletin(seeds / f"bulletin-{n:02d}.txt", title, text)
     settings = Settings(seeds=seeds, index=root / "index")
     open_engine(settings, embedder)
-    write_bulletin(seeds, len(FACTS), *ADDED)
+    write_bulletin(seeds / f"bulletin-{len(FACTS):02d}.txt", *ADDED)
     engine, report = open_engine(settings, embedder)
     assert isinstance(report.plan, Append) and engine.index.manifest.segments == ("0001",)
     return root, answers(engine)
@@ -163,7 +160,8 @@ def test_bad_records_with_a_changed_corpus_rebuild_from_scratch(good, damaged, e
     """The stale path (a new file) must not reuse splits whose offsets are wrong: it rebuilds."""
     _, expected = good
     rewrite_records(generation(damaged), "records.json", shift_offsets)
-    write_bulletin(damaged.seeds, 99, "Nanning Metro Line Opens", "On August 8, 2024, Nanning opened metro line 6.")
+    write_bulletin(damaged.seeds / "bulletin-99.txt", "Nanning Metro Line Opens",
+                   "On August 8, 2024, Nanning opened metro line 6.")
     engine, report = open_engine(damaged, embedder)
     assert report.rebuilt
     assert answers(engine) == expected

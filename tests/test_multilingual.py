@@ -4,7 +4,7 @@ import pytest
 
 from rag.lexical import terms
 from rag.multilingual import latin_part, question_language, span_question
-from rag.span import question_type
+from rag.question import question_type
 
 
 @pytest.mark.parametrize("question, lang", [

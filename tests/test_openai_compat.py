@@ -17,12 +17,7 @@ from api.openai_compat import MODEL_ID
 from rag.chunking import count_tokens
 from rag.config import PROJECT_ROOT
 
-from helpers import free_port
-
-IPCC = "Where did the IPCC release its Synthesis Report?"
-COMMITTEE = "Who leads the National Carbon Neutrality Science and Technology Expert Committee?"
-FOLLOW_UP = "And who presided over it?"
-FIFA = "Who won the 2022 FIFA World Cup?"
+from helpers import COMMITTEE, FIFA, FOLLOW_UP, IPCC, free_port
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 from api import pages
 from api.app import create_app
 
-IPCC = "Where did the IPCC release its Synthesis Report?"
-FIFA = "Who won the 2022 FIFA World Cup?"
+from helpers import FIFA, IPCC, shoot
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +137,7 @@ def test_the_api_docs_get_the_hashes_of_their_own_inline_scripts(client):
     assert policy.endswith("frame-ancestors 'none'")
 
 
-# ---- in Chromium with JavaScript off ---------------------------------------------------------------------------
-
-from test_widget import browser, host_site, server, shoot  # noqa: E402,F401  (the browser tests' fixtures)
+# ---- in Chromium with JavaScript off (the browser fixtures are in conftest.py) ----------------------------------
 
 
 @pytest.mark.browser

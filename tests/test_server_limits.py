@@ -13,8 +13,7 @@ import pytest
 
 from rag.config import PROJECT_ROOT
 
-from conftest import SEEDS
-from helpers import rag_serve
+from helpers import SEEDS, rag_serve
 
 pytestmark = pytest.mark.slow
 HEADER_TIMEOUT = 2

@@ -1,8 +1,8 @@
 from hypothesis import given, settings, strategies as st
 
-from rag.text import normalize, paragraphs, split_sentences
+from rag.text import normalize, paragraphs, split_sentences, slug
 
-from conftest import SEED_FILE
+from helpers import SEED_FILE
 
 
 def test_normalize_folds_unicode_spaces_and_case():
@@ -65,3 +65,9 @@ def test_a_short_line_without_punctuation_still_stands_alone_unless_the_text_run
     assert [headline[s:e] for s, e in split_sentences(headline, 0, len(headline))][0] == "Wind Farm Opens In Gansu"
     run_on = "The ministry said on Monday that the\nplan starts in May."
     assert [run_on[s:e] for s, e in split_sentences(run_on, 0, len(run_on))] == [run_on]
+
+
+def test_slug_is_lower_case_ascii_words_joined_by_hyphens_within_its_length():
+    assert slug("IPCC Releases “Synthesis Report”", 60) == "ipcc-releases-synthesis-report"
+    assert slug("Ｗind  Farm -- Opens!", 9) == "wind-farm"  # cut at 9, no hyphen left at the end
+    assert slug("碳达峰", 10) == ""

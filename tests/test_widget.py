@@ -5,135 +5,15 @@ Set WIDGET_SHOTS=/some/folder to save a screenshot of each state."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import subprocess
-import sys
-import threading
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from rag.config import PROJECT_ROOT
-from helpers import free_port, wait_ready
+from helpers import COMMITTEE, FIFA, FOLLOW_UP, IPCC, answers, ask, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = os.environ.get("WIDGET_SHOTS")
-# An answer on a busy two-core machine; every wait returns as soon as its condition holds.
-expect.set_options(timeout=60_000)
-
-IPCC = "Where did the IPCC release its Synthesis Report?"
-COMMITTEE = "Who leads the National Carbon Neutrality Science and Technology Expert Committee?"
-FOLLOW_UP = "And who presided over it?"
-FIFA = "Who won the 2022 FIFA World Cup?"
-
-# A host page that styles everything it can reach: none of it may show inside the widget, and the widget's
-# own styles may not reach the page's button.
-HOST_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>A partner site</title><link rel="icon" href="data:,">
-<style>
-  * {{ font-family: "Courier New", monospace !important; color: rgb(255, 0, 0); letter-spacing: 3px; }}
-  html {{ font-size: 10px; }}
-  button {{ background: rgb(255, 105, 180); border: 5px solid lime; }}
-  .launcher, .panel, input {{ display: none; background: black; }}
-  body {{ margin: 0; padding: 24px; }}
-</style></head>
-<body><h1>A partner site</h1><p>News about the climate, with our assistant below.</p>
-<button id="own">The page's own button</button>
-<script src="{api}/widget.js" data-api="{data_api}" defer></script>
-</body></html>
-"""
-
-
-@pytest.fixture(scope="module")
-def host_site(tmp_path_factory):
-    """Another origin (another loopback port) serving pages that embed the widget."""
-    folder = tmp_path_factory.mktemp("host-site")
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server(host_site, tmp_path_factory):
-    """`rag serve` on loopback, allowing the host site's origin."""
-    folder, origin = host_site
-    port = free_port()
-    index = tmp_path_factory.mktemp("widget-index")
-    env = {**os.environ, "RAG_CORS_ORIGINS": origin, "RAG_RATE_LIMIT_PER_MINUTE": "0"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT, env=env)
-    try:
-        api = f"http://127.0.0.1:{port}"
-        wait_ready(api, process)
-        closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the API is "down"
-        (folder / "embed.html").write_text(HOST_PAGE.format(api=api, data_api=api), encoding="utf-8")
-        (folder / "down.html").write_text(HOST_PAGE.format(api=api, data_api=closed), encoding="utf-8")
-        yield api
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does")
-    with sync_playwright() as p:
-        # launch() gives the browser a new, empty --user-data-dir of its own
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1000, "height": 760})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, errors
-
-
-def shoot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
-
-
-def ask(page: Page, question: str) -> None:
-    box = page.get_by_label("Your question about the bulletins")
-    expect(box).to_be_enabled()
-    box.fill(question)
-    box.press("Enter")
-
-
-def answers(page: Page):
-    return page.locator("article.bot")
-
 
 def test_page_answers_with_a_citation_and_opens_the_highlighted_source(page, server):
     page.goto(server + "/")

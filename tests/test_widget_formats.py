@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -14,16 +12,11 @@ from playwright.sync_api import expect
 
 from rag.config import PROJECT_ROOT
 
-from conftest import SEED_FILE
-from helpers_documents import pdf_bytes
-from helpers import free_port, wait_ready
-from test_widget import ask, answers, browser, page, shoot  # noqa: F401 (fixtures)
+from helpers import SEED_FILE, answers, ask, rag_serve, shoot
+from helpers_documents import FUJIAN_PAGES, pdf_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 QUESTION = "Which company led the winning bids in the Fujian offshore wind auction?"
-PAGES = [["Offshore Wind Auction Held in Fujian",
-          "On June 12, 2024, Fujian province held an auction for six offshore wind sites near Pingtan."],
-         ["The winning bids came from three state-owned power companies, led by China Three Gorges."]]
 
 
 @pytest.fixture(scope="module")
@@ -32,23 +25,13 @@ def server(tmp_path_factory):
     seeds = root / "seeds"
     seeds.mkdir()
     shutil.copy(SEED_FILE, seeds / SEED_FILE.name)
-    (seeds / "fujian-auction.pdf").write_bytes(pdf_bytes(PAGES))
-    port = free_port()
+    (seeds / "fujian-auction.pdf").write_bytes(pdf_bytes(FUJIAN_PAGES))
     env = {**os.environ, "RAG_RATE_LIMIT_PER_MINUTE": "0"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--seeds", str(seeds), "--index",
-         str(root / "index")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT,
-        env=env)
-    try:
-        api = f"http://127.0.0.1:{port}"
-        wait_ready(api, process)
-        yield api
-    finally:
-        process.terminate()
-        process.wait(30)
+    with rag_serve("--seeds", str(seeds), "--index", str(root / "index"), env=env, cwd=PROJECT_ROOT) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
-def test_a_pdf_citation_opens_the_extracted_text_and_links_to_the_page(page, server):  # noqa: F811
+def test_a_pdf_citation_opens_the_extracted_text_and_links_to_the_page(page, server):
     page.goto(server + "/")
     ask(page, QUESTION)
     answer = answers(page).last

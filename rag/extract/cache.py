@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from pathlib import Path
 
 from ..fileio import write_atomic, write_json_atomic
+from ..text import slug
 from . import Extracted, extract
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,7 @@ EXTRACTOR_VERSION = 1  # bump when an extractor's output changes: every file is 
 def extracted_text(path: Path, data: bytes, folder: Path) -> tuple[Extracted, Path]:
     """The text of the file at ``path`` (its bytes are ``data``) and the file that holds it."""
     key = hashlib.sha256(f"{EXTRACTOR_VERSION}\0{path.suffix.lower()}\0".encode() + data).hexdigest()[:20]
-    stem = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")[:40] or "file"
-    text_path = Path(folder) / f"{stem}-{key}.txt"
+    text_path = Path(folder) / f"{slug(path.stem, 40) or 'file'}-{key}.txt"
     meta_path = text_path.with_suffix(".json")
     cached = _read(text_path, meta_path)
     if cached is not None:

@@ -7,6 +7,7 @@ the bulletin's date), a blank line, then the paragraphs separated by blank lines
 
 from __future__ import annotations
 
+from ..fileio import format_bulletin
 from . import Extracted, ExtractionError
 
 # Less main text than this is a menu, a cookie wall or an error page, not a bulletin.
@@ -30,9 +31,7 @@ def extract_html(data: bytes) -> Extracted:
     if sum(len(p) for p in paragraphs) < MIN_MAIN_TEXT_CHARS:
         raise ExtractionError("the page has no main text (only menus, links or boilerplate)")
     date = getattr(doc, "date", None) or ""
-    header = "\n".join(line for line in (title, date) if line)
-    body = "\n\n".join(paragraphs)
-    return Extracted(f"{header}\n\n{body}\n" if header else f"{body}\n", (), title)
+    return Extracted(format_bulletin(title, "\n\n".join(paragraphs), date), (), title)
 
 
 def _same(a: str, b: str) -> bool:
