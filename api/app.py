@@ -16,10 +16,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount, Route
 
 from rag.config import Settings
-from rag.engine import Engine
-from rag.lifecycle import open_engine
-from rag.live import LiveIndex
-from rag.plan import Load, describe
+from rag.index.plan import Load, describe
+from rag.service.engine import Engine
+from rag.service.lifecycle import open_engine
+from rag.service.live import LiveIndex
 
 from . import errors, files, openai_compat, pages, routes
 from .middleware import BodyLimit, RateLimit, RequestContext

@@ -9,9 +9,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import (CorpusError, IndexStateError, NotFoundError, QueryError, RagError, SettingsError,
-                        UnsupportedFileError)
-from rag.live import ReadOnlyBulletinError
+from rag.errors import (
+    CorpusError,
+    IndexStateError,
+    NotFoundError,
+    QueryError,
+    RagError,
+    SettingsError,
+    UnsupportedFileError,
+)
+from rag.service.live import ReadOnlyBulletinError
 
 log = logging.getLogger("api")
 

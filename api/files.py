@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 
-from rag.live import LiveIndex
+from rag.service.live import LiveIndex
 
 from .routes import ERRORS, _info, live_index, require_api_key
 from .schemas import BulletinInfo

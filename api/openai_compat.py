@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, create_model
 
-from rag.chunking import count_tokens
 from rag.config import Settings
+from rag.ingest.chunks import count_tokens
 from rag.inputs import NOT_BLANK
-from rag.live import LiveIndex
 from rag.records import ChatAnswer
+from rag.service.live import LiveIndex
 
 from .routes import chat_answer, live_index, on_cpu, require_read_key
 

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from rag.errors import NotFoundError, QueryError
-from rag.live import LiveIndex
 from rag.records import Answer, Bulletin
+from rag.service.live import LiveIndex
 
 from .routes import live_index, may_read, on_cpu
 

@@ -3,12 +3,11 @@
 import hmac
 
 import anyio
-
 from fastapi import APIRouter, Depends, Header, Request
 
-from rag.live import LiveIndex
 from rag.records import Answer, ChatAnswer, Passage
-from rag.retrieval import Filters
+from rag.search.hybrid import Filters
+from rag.service.live import LiveIndex
 
 from .errors import error_response
 from .schemas import UPLOAD_BODY, UPLOAD_DESCRIPTION, BulletinInfo, BulletinText, ErrorBody, Ready, RequestModels

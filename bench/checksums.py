@@ -18,10 +18,10 @@ from unittest import mock
 
 import numpy as np
 
-from rag import integrity, store
 from rag.config import Settings
-from rag.corpus_index import Index, StoredIndex
-from rag.manifest import Manifest, Recipe
+from rag.index import integrity, store
+from rag.index.corpus_index import Index, StoredIndex
+from rag.index.manifest import Manifest, Recipe
 from rag.records import Bulletin, Chunk, Sentence
 
 

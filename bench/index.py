@@ -30,10 +30,10 @@ import numpy as np
 from bench.corpora import bulletin_folder
 from bench.output import emit
 from rag.config import PROJECT_ROOT, Settings
-from rag.corpus import read_corpus
-from rag.embedding import cpu_flags
+from rag.encode.embedding import cpu_flags
 from rag.fileio import write_bulletin
-from rag.indexing import chunk_embedding_text, split_corpus
+from rag.index.build import chunk_embedding_text, split_corpus
+from rag.ingest.files import read_corpus
 from rag.progress import ProgressBar
 
 log = logging.getLogger("bench.index")
@@ -62,7 +62,7 @@ def run_backend(backend: str, texts_file: Path, vectors_file: Path, settings: Se
 
 
 def worker(backend: str, texts_file: Path, vectors_file: Path, cache: Path, batch_size: int, threads: int) -> dict:
-    from rag.embedding import Embedder
+    from rag.encode.embedding import Embedder
 
     texts = json.loads(texts_file.read_text(encoding="utf-8"))
     started = time.perf_counter()
@@ -94,9 +94,9 @@ def measure_build(folder: Path, settings: Settings, workdir: Path, keep: bool = 
     unchanged corpus, one bulletin added through the API path and as a file, size, HNSW recall."""
     import shutil
 
-    from rag import store
-    from rag.lifecycle import load_embedder, open_engine
-    from rag.live import LiveIndex
+    from rag.index import store
+    from rag.service.lifecycle import load_embedder, open_engine
+    from rag.service.live import LiveIndex
 
     settings = settings.with_(seeds=folder, index=workdir / "index")
     embedder = load_embedder(settings)
@@ -158,7 +158,7 @@ def headline_queries(engine, n: int = 300) -> np.ndarray:
 
 def hnsw_recall(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float | None:
     """Recall@k of the store's HNSW index against exact search."""
-    from rag import store
+    from rag.index import store
 
     if len(vectors) <= k:
         return None

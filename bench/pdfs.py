@@ -30,8 +30,8 @@ from pathlib import Path
 
 from bench.output import emit
 from rag.config import PROJECT_ROOT, available_cores
-from rag.corpus import read_corpus
-from rag.digest import body_range, split_bulletins
+from rag.ingest.bulletins import body_range, split_bulletins
+from rag.ingest.files import read_corpus
 
 SEED = PROJECT_ROOT / "seeds" / "china-carbon-neutrality-2023-03.txt"
 

@@ -59,7 +59,7 @@ def headline_questions(index_dir: Path, n: int) -> list[str]:
     ``random.Random(0)``: questions for a corpus that has no question set (e.g. Reuters)."""
     import random
 
-    from rag import store
+    from rag.index import store
 
     loaded = store.load(index_dir)
     if loaded is None:
@@ -77,7 +77,7 @@ def percentiles(samples_ms: list[float]) -> dict:
 
 
 def in_process(settings: Settings, questions: list[str], n: int, warmup: int) -> dict:
-    from rag.lifecycle import load_embedder, open_engine
+    from rag.service.lifecycle import load_embedder, open_engine
 
     started = time.perf_counter()
     embedder = load_embedder(settings)

@@ -27,9 +27,9 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rag.answer_model import context_text
+from rag.answer.model import context_text
 from rag.fileio import write_atomic
-from rag.lexical import LexicalIndex, terms
+from rag.search.bm25 import LexicalIndex, terms
 from rag.text import split_sentences
 
 _YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from rag.answer_model import PairScore
+from rag.answer.model import PairScore
 
 from .metrics import token_f1
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.answer import score_sentences
-from rag.answer_model import judge_candidates
-from rag.question import parse_question
+from rag.answer.model import judge_candidates
+from rag.answer.question import parse_question
+from rag.answer.select import score_sentences
 from rag.config import Settings
-from rag.engine import Engine
-from rag.lifecycle import open_engine
-from rag.retrieval import Filters
+from rag.search.hybrid import Filters
+from rag.service.engine import Engine
+from rag.service.lifecycle import open_engine
 
 from . import datasets, metrics
 from .answer_eval import auc, threshold_for_false_refusals

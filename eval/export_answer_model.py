@@ -1,5 +1,5 @@
 """Export a trained answer model (eval/train_answer_model.py's model.pt) to int8 ONNX, the way
-rag/onnx_backend.py exports the embedding model: eager attention, ONNX Runtime's BERT fusions,
+rag/encode/onnx_backend.py exports the embedding model: eager attention, ONNX Runtime's BERT fusions,
 int8 weights per output channel with block-wise int8 for the feed-forward down-projections.
 Then it measures the int8 copy against the fp32 model on the validation pairs.
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer_model import AnswerModel, decode, encode_pairs, load_tokenizer
+from rag.answer.model import AnswerModel, decode, encode_pairs, load_tokenizer
+from rag.encode.onnx_backend import quantise_int8
 from rag.fileio import write_atomic, write_json_atomic
-from rag.onnx_backend import quantise_int8
 
 from .answer_data import read_pairs
 from .answer_eval import validation_metrics

@@ -16,11 +16,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.config import MODES, Settings
-from rag.corpus import read_text
-from rag.engine import Engine
-from rag.lifecycle import load_embedder, open_engine
+from rag.ingest.files import read_text
 from rag.progress import ProgressBar
-from rag.retrieval import Filters
+from rag.search.hybrid import Filters
+from rag.service.engine import Engine
+from rag.service.lifecycle import load_embedder, open_engine
 
 from . import calibrate, datasets, metrics, report
 

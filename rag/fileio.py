@@ -30,7 +30,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def format_bulletin(title: str, text: str, date: str | None = None) -> str:
     """A bulletin as a file holds it: the headline line (then its date line, if any), a blank line,
-    the text. ``rag.digest`` reads the headline back as the title and the date as stated."""
+    the text. ``rag.ingest.bulletins`` reads the headline back as the title and the date as stated."""
     header = "\n".join(line for line in (title, date) if line)
     return f"{header}\n\n{text}\n" if header else f"{text}\n"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import QueryError
+from rag.errors import QueryError
 
 # ECMA-262 WhiteSpace and LineTerminator: what JSON Schema's \s means
 _BLANK_CLASS = r"\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"

@@ -1,9 +1,8 @@
-"""A progress bar on stderr for long index builds (``Progress`` callbacks of ``rag.indexing``)."""
+"""A progress bar on stderr for long index builds (``Progress`` callbacks of ``rag.index.build``)."""
 
 from __future__ import annotations
 
 import sys
-
 
 UNITS = {"splitting": "file", "embedding": "chunk"}
 

@@ -68,7 +68,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
-    lang: str = "en"  # the question's language (rag/multilingual.py); quotes are always the bulletins' own
+    lang: str = "en"  # the question's language (rag/answer/multilingual.py); quotes are always the bulletins' own
 
     def to_dict(self) -> dict:
         return asdict(self)

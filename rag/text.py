@@ -116,7 +116,7 @@ def _logical_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 WRAP_WIDTH = 100  # a paragraph of 3+ lines none longer than this is hard-wrapped text
-# Headlines: one rule for the digest splitter (rag/digest.py) and for lines inside a paragraph here.
+# Headlines: one rule for the digest splitter (rag/ingest/bulletins.py) and for lines inside a paragraph here.
 # A line without closing punctuation is a headline when it is short and the text does not run on
 # from it into the next line (``runs_on``).
 MAX_HEADLINE_WORDS = 40  # a longer line is a paragraph even without closing punctuation

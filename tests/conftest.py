@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from rag.config import PROJECT_ROOT, Settings
-from rag.engine import Engine
-from rag.lifecycle import load_embedder, open_engine
+from rag.service.engine import Engine
+from rag.service.lifecycle import load_embedder, open_engine
 
 from helpers import SEEDS, free_port, rag_serve
 

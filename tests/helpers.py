@@ -47,7 +47,7 @@ def writable_client(root: Path, embedder, **settings):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from rag.lifecycle import open_engine
+    from rag.service.lifecycle import open_engine
 
     shutil.copytree(SEEDS, root / "seeds")
     settings = Settings(seeds=root / "seeds", index=root / "index", api_key="s3cret", rate_limit_per_minute=0,

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rag.question import QUESTION_TERMS, parse_question, question_type
+from rag.answer.question import QUESTION_TERMS, parse_question, question_type
 
 
 def test_an_english_question_is_read_as_asked():

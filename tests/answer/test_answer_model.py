@@ -1,0 +1,116 @@
+"""The trained answer model (rag/answer/model.py), the engine with RAG_ANSWERER=model, and the
+training data builder (eval/answer_data.py) on tiny inline SQuAD-shaped data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eval import answer_data
+from eval.answer_eval import auc, threshold_for_false_refusals
+from rag.answer.model import MAX_TOKENS, MODEL_FILE, AnswerModel, best_span, encode_pairs, load_tokenizer
+from rag.service.lifecycle import open_engine
+
+QUESTION = "When did the committee approve the new carbon market rules?"
+ANSWER_SENTENCE = "The committee approved the new carbon market rules on 14 March 2021 after a long debate."
+UNRELATED = "Heavy rain flooded several villages in the south of the province last week."
+
+
+@pytest.fixture(scope="module")
+def model() -> AnswerModel:
+    return AnswerModel(threads=1)
+
+
+def test_the_model_ships_as_package_data():
+    assert MODEL_FILE.is_file()
+    assert 5_000_000 < MODEL_FILE.stat().st_size < 30_000_000
+
+
+def test_an_answering_sentence_scores_above_an_unrelated_one(model):
+    good, bad = model.score(QUESTION, ["Climate policy", "Climate policy"], [ANSWER_SENTENCE, UNRELATED])
+    assert good.probability > bad.probability
+    assert good.probability > 0.5 > bad.probability
+
+
+def test_the_span_is_verbatim_inside_the_sentence(model):
+    (score,) = model.score(QUESTION, ["Climate policy"], [ANSWER_SENTENCE])
+    assert score.span is not None
+    start, end = score.span
+    assert 0 <= start < end <= len(ANSWER_SENTENCE)
+    assert "2021" in ANSWER_SENTENCE[start:end]
+
+
+def test_inputs_stay_short_and_offsets_slice_the_sentence():
+    tokenizer = load_tokenizer()
+    long = " ".join(["word"] * 300) + "."
+    encoded = encode_pairs(tokenizer, [QUESTION, long], ["Title | " + long, "Title"], [ANSWER_SENTENCE, long])
+    assert encoded.input_ids.shape[1] <= MAX_TOKENS
+    for k, sentence in enumerate([ANSWER_SENTENCE, long]):
+        first, offsets = encoded.sentence_start[k], encoded.sentence_offsets[k]
+        ids = encoded.input_ids[k, first:first + len(offsets)]
+        assert tokenizer.decode(ids.tolist()).replace(" ", "") in sentence.lower().replace(" ", "")
+        assert offsets[-1, 1] <= len(sentence)
+
+
+def test_best_span_keeps_start_before_end():
+    offsets = np.array([[0, 3], [4, 8], [9, 12]])
+    span, confidence, _, _ = best_span(np.array([0.0, 0.0, 5.0]), np.array([5.0, 0.0, 1.0]), offsets)
+    assert span == (9, 12) and 0 < confidence <= 1
+
+
+@pytest.mark.slow
+def test_engine_with_the_model_answers_and_cites_exactly(settings, embedder, engine):
+    model_engine, _ = open_engine(settings.with_(answerer="model"), embedder)
+    for row in [json.loads(line) for line in open("eval/questions.jsonl", encoding="utf-8")][:12]:
+        answer = model_engine.ask(row["question"])
+        for c in answer.citations:  # the citation invariant
+            assert model_engine.files[c.source].text[c.char_start:c.char_end] == c.quote
+        if answer.span:
+            assert any(answer.span in c.quote for c in answer.citations[:1])
+    rows = model_engine.explain(row["question"])
+    assert rows and {"probability", "span", "start_logit", "end_logit"} <= set(rows[0])
+    heuristic = model_engine.ask(row["question"], answerer="heuristic")
+    assert heuristic.question == row["question"].strip()
+
+
+TINY = {"data": [
+    {"title": f"Article_{a}", "paragraphs": [
+        {"context": f"Town {a}{p} was founded in {1800 + 10 * a + p} by Mary Smith. It has {100 + p} schools. "
+                    f"The river Avon {a} runs through Town {a}{p}.",
+         "qas": [{"id": f"q-{a}-{p}-0", "question": f"When was Town {a}{p} founded?",
+                  "answers": [{"text": str(1800 + 10 * a + p), "answer_start": 0}]},
+                 {"id": f"q-{a}-{p}-1", "question": f"How many schools does Town {a}{p} have?",
+                  "answers": [{"text": str(100 + p), "answer_start": 0}]}]}
+        for p in range(4)]}
+    for a in range(6)]}
+
+
+def test_the_data_builder_is_deterministic_and_holds_out_whole_articles():
+    data = TINY["data"]
+    train_ids, val_ids = answer_data.split_articles(len(data), 0.34, seed=3)
+    assert val_ids and not set(train_ids) & set(val_ids) and sorted(train_ids + val_ids) == list(range(6))
+    assert (train_ids, val_ids) == answer_data.split_articles(len(data), 0.34, seed=3)
+    first = answer_data.build_pairs(data, train_ids, seed=3, paragraphs_per_article=3, swap_share=1.0)
+    again = answer_data.build_pairs(data, train_ids, seed=3, paragraphs_per_article=3, swap_share=1.0)
+    assert first == again and first
+    assert {p.article for p in first} == set(train_ids)
+    val = answer_data.build_pairs(data, val_ids, seed=4, validation=True)
+    assert {p.article for p in val} == set(val_ids)
+    for p in first + val:
+        if p.kind == "pos":
+            assert p.label == 1 and p.sentence[p.answer_start:p.answer_end] in ("".join(
+                a["text"] for qa in data[p.article]["paragraphs"][int(p.qid.split("-")[2])]["qas"]
+                if qa["id"] == p.qid for a in qa["answers"]))
+        else:
+            assert p.label == 0
+    assert {"pos", "para", "hard"} <= {p.kind for p in first}
+
+
+def test_refusal_figures():
+    assert auc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert auc([0.5], [0.5]) == 0.5
+    scores = [0.1 * i for i in range(10)]
+    threshold = threshold_for_false_refusals(scores, 0.1)
+    assert sum(s < threshold for s in scores) <= 1
