@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="rebuild even if the index is up to date, embedding every text again")
     p.add_argument("--reuse", action="store_true",
                    help="with --rebuild: reuse the vectors and splits of the current index if it passes its checks")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="split and embed on a Ray cluster (needs the ray extra): ADDRESS, 'auto' for the one "
+                        "running here, or none to start a local one (env RAG_RAY_ADDRESS)")
     p.set_defaults(run=_index)
 
     p = sub.add_parser("ask", help="answer a question with cited sentences from the bulletins")
@@ -63,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="serve replicas through Ray Serve (needs the ray extra): ADDRESS, 'auto', or none to start "
+                        "a local cluster (env RAG_RAY_ADDRESS)")
+    p.add_argument("--replicas", type=int, default=2, help="with --ray: replicas of the app (default 2)")
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("eval", help="evaluate answers and retrieval on a question set")
@@ -90,11 +97,19 @@ def _settings(args) -> Settings:
                              answerer=answerer if answerer in ANSWERERS else None)
 
 
-def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):
+def _open(settings: Settings, rebuild: bool = False, reuse: bool = False, ray: str | None = None):
+    """The engine for ``settings``, built when needed (on a Ray cluster with ``ray``, an address or "")."""
     from .engine import Engine
 
     bar = ProgressBar(prefix="")
-    engine, report = Engine.open(settings, rebuild=rebuild, reuse=reuse, progress=bar)
+    if ray is not None:
+        from . import cluster
+        from .cluster.build import open_on_ray
+
+        cluster.connect(cluster.address_for(settings, ray))
+        engine, report = open_on_ray(settings, rebuild=rebuild, reuse=reuse, progress=bar)
+    else:
+        engine, report = Engine.open(settings, rebuild=rebuild, reuse=reuse, progress=bar)
     bar.close()
     if report.rebuilt:
         m = engine.stored.manifest
@@ -106,7 +121,7 @@ def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):
 
 def _index(args) -> int:
     settings = _settings(args)
-    engine = _open(settings, rebuild=args.rebuild, reuse=args.reuse)
+    engine = _open(settings, rebuild=args.rebuild, reuse=args.reuse, ray=args.ray)
     m = engine.stored.manifest
     print(f"index ready in {settings.index}: {m['bulletins']} bulletins, {m['chunks']} chunks, "
           f"{m['sentences']} sentences, model {m['model']} ({m['backend']}, {m['index_type']})")

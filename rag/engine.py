@@ -110,13 +110,15 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,
              reuse: bool = False, progress: indexing.Progress | None = None, files: list[SourceFile] | None = None,
-             current: "Engine | None" = None) -> tuple["Engine", OpenReport]:
+             current: "Engine | None" = None, split_many: indexing.SplitMany | None = None
+             ) -> tuple["Engine", OpenReport]:
         """Load the index for the corpus, rebuilding it when missing, stale, broken or asked to.
 
         A rebuild reuses the vectors and splits of the previous index only if it passed every
         check (checksums, records, offsets), and a requested ``rebuild`` re-embeds everything
         unless ``reuse``. ``current``, an engine already in memory, stands in for the index on
-        disk (live updates).
+        disk (live updates). ``split_many`` and a bulk ``embedder`` run a build elsewhere
+        (``rag index --ray``); the generation written is the same.
         """
         started = time.perf_counter()
         shared = {"answer_model": current.answer_model} if current else {}
@@ -148,18 +150,19 @@ class Engine:
         if rebuild and not reuse:
             previous = None
         try:
-            engine, reason = cls._rebuilt(settings, embedder, files, previous, loaded, reason, progress, shared)
+            engine, reason = cls._rebuilt(settings, embedder, files, previous, loaded, reason, progress, shared,
+                                          split_many)
         except _RecordsMismatch as exc:
             if previous is None:
                 raise
             log.warning("the previous index of %s failed a check (%s): building from scratch", settings.index, exc)
             engine, reason = cls._rebuilt(settings, embedder, files, None, None, f"{reason}; {exc}", progress,
-                                          shared)
+                                          shared, split_many)
         return engine, OpenReport(True, reason, time.perf_counter() - started)
 
     @classmethod
     def _rebuilt(cls, settings, embedder, files, previous, loaded, reason, progress,
-                 shared: dict) -> tuple["Engine", str]:
+                 shared: dict, split_many=None) -> tuple["Engine", str]:
         """An engine over a new index generation: ``previous`` plus the added files when that is
         possible, else built anew reusing what ``previous`` holds (nothing if ``None``)."""
         if previous is not None and reason == "the bulletins changed":
@@ -170,7 +173,7 @@ class Engine:
                 engine = cls(settings, embedder, files, stored, vector_index, **shared)
                 return engine, f"{reason}: {len(added)} new file{'s' * (len(added) != 1)} appended"
         log.info("building the index in %s: %s", settings.index, reason)
-        stored, vector_index = indexing.build(settings, files, embedder, previous, progress)
+        stored, vector_index = indexing.build(settings, files, embedder, previous, progress, split_many)
         return cls(settings, embedder, files, stored, vector_index, **shared), reason
 
     def with_files(self, files: list[SourceFile]) -> tuple["Engine", OpenReport]:

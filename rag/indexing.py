@@ -15,7 +15,7 @@ from .extract.cache import prune as prune_extracted
 from .embedding import Embedder
 from .lexical import terms
 from .records import Chunk, Sentence
-from .splitting import PIPELINE_VERSION, Progress, renumbered, split_corpus
+from .splitting import PIPELINE_VERSION, Progress, SplitMany, renumbered, split_corpus
 from .store import StoredIndex
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,11 @@ def chunk_embedding_text(title: str, chunk_text: str) -> str:
 
 
 def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
-          previous: StoredIndex | None = None, progress: Progress | None = None) -> tuple[StoredIndex, object]:
-    """Build and save a new index generation; vectors of unchanged texts come from ``previous``."""
-    bulletins, sentences, chunks = split_corpus(files, settings, previous, progress)
+          previous: StoredIndex | None = None, progress: Progress | None = None,
+          split_many: SplitMany | None = None) -> tuple[StoredIndex, object]:
+    """Build and save a new index generation; vectors of unchanged texts come from ``previous``.
+    ``split_many`` splits the files that need it elsewhere (rag/cluster runs it on Ray)."""
+    bulletins, sentences, chunks = split_corpus(files, settings, previous, progress, split_many=split_many)
     titles = {b.id: b.title for b in bulletins}
     cache: dict[str, np.ndarray] = {}
     if (previous is not None and previous.manifest.get("model") == settings.model_name
