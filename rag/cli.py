@@ -174,12 +174,30 @@ def _serve(args) -> int:
     from api.server import serve
 
     settings = _settings(args)
-    engine = _open(settings)  # builds the index with a progress bar before the server starts
+    if args.ray is not None and args.replicas < 1:
+        raise RagError("--replicas must be at least 1")
+    engine = _open(settings, ray=args.ray)  # builds the index with a progress bar before the server starts
+    if args.ray is not None:
+        return _serve_on_ray(args, settings, engine)
     logging.getLogger("api").setLevel(logging.INFO)
     logging.getLogger("api.access").setLevel(logging.INFO)
     print(f"rag: serving {len(engine.stored.bulletins)} bulletins on http://{args.host}:{args.port} "
           f"(chat at /, API docs at /docs)", file=sys.stderr)
     serve(create_app(settings, engine), settings, args.host, args.port)  # the app logs each request itself
+    return 0
+
+
+def _serve_on_ray(args, settings: Settings, engine) -> int:
+    from api import ray_serve
+
+    count = len(engine.stored.bulletins)
+    del engine  # the replicas and the writer load their own
+
+    def ready() -> None:
+        print(f"rag: serving {count} bulletins on http://{args.host}:{args.port} through Ray Serve, "
+              f"{args.replicas} replica{'s' * (args.replicas != 1)} (chat at /, API docs at /docs)", file=sys.stderr)
+
+    ray_serve.run(settings, "", args.host, args.port, args.replicas, on_ready=ready)
     return 0
 
 
