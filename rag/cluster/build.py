@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import warnings
 
 import numpy as np
 
@@ -136,6 +137,7 @@ def _quiet_data() -> None:
     """Progress is the CLI's bar, as locally: no Ray Data bars or per-run logs on stderr."""
     import ray
 
+    warnings.filterwarnings("ignore", message="The maximum number of concurrent tasks", category=UserWarning)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False

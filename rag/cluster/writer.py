@@ -74,10 +74,16 @@ class RemoteWriter:
     def _call(pending) -> tuple[Bulletin, str]:
         import ray
 
-        record, error, generation = ray.get(pending)
-        if error is not None:
-            raise error
-        return record, generation
+        return unpacked(ray.get(pending))
+
+
+def unpacked(result: tuple[Bulletin | None, RagError | None, str]) -> tuple[Bulletin, str]:
+    """An ``IndexWriter`` answer as ``follow.Writer`` returns it: the record and the generation,
+    or the domain error raised here."""
+    record, error, generation = result
+    if error is not None:
+        raise error
+    return record, generation
 
 
 def writer_name(settings: Settings) -> str:
