@@ -111,6 +111,15 @@ def test_an_interrupted_ray_build_leaves_the_previous_index_serving(ray_cluster,
     assert loaded.chunks == first.stored.chunks
 
 
+def test_the_flag_names_the_cluster_before_rag_ray_address():
+    from rag.cluster import address_for
+
+    settings = Settings.from_env({"RAG_RAY_ADDRESS": "auto"})
+    assert address_for(settings, "10.0.0.5:6379") == "10.0.0.5:6379"
+    assert address_for(settings, "") == "auto"
+    assert address_for(Settings.from_env({}), "") == ""
+
+
 def test_rag_index_ray_joins_a_cluster_by_address(ray_cluster, tmp_path):
     seeds = tmp_path / "seeds"
     write_corpus(seeds, 12, seed=5)
