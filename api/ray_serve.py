@@ -70,7 +70,7 @@ def deploy(settings: Settings, host: str, port: int, replicas: int):
     """Start the writer, Serve's proxy on ``host:port`` and ``replicas`` replicas, on the cluster
     already joined; returns the writer's handle once every replica is ready."""
     writer = start_writer(settings)
-    serve.start(http_options={"host": host, "port": port, "location": "HeadOnly"})
+    serve.start(http_options={"host": host, "port": port})  # a proxy on every node
     # the replicas share the cluster's CPUs; each answers questions on its own threads
     cpus = min(1.0, cluster_cpus() / replicas)
     deployment = serve.deployment(Replica, name=APP_NAME, num_replicas=replicas,

@@ -87,6 +87,8 @@ class RayEmbedder:
         return self._local.encode_query(text)
 
     def encode(self, texts: list[str], progress=None) -> np.ndarray:
+        if len(texts) < EMBED_BATCH:  # a few sentences past the model's window: not worth a pool of actors
+            return self._local.encode(texts, progress)
         return self.encode_spans(texts, [[] for _ in texts], progress)[0]
 
     def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]],
