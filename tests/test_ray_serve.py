@@ -171,3 +171,13 @@ def test_killing_a_replica_under_load_loses_no_acknowledged_write(served):
             ids = {b["id"] for b in response.json()}
             if set(acknowledged) <= ids:
                 complete.add(response.headers["x-replica"])
+
+
+def test_no_replicas_is_a_one_line_error():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--ray", "--replicas", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "rag: error: --replicas must be at least 1"
