@@ -13,7 +13,7 @@ import pytest
 from conftest import SEEDS
 
 from rag import store
-from rag.cluster.follow import FollowerIndex
+from rag.cluster.follow import FollowerIndex, open_current
 from rag.cluster.writer import IndexWriter, unpacked
 from rag.config import Settings
 from rag.errors import NotFoundError
@@ -63,6 +63,16 @@ def test_a_write_through_one_follower_is_served_by_both(followed):
     assert "4,321" in first.engine.ask("How many zebras were counted?").answer
     _wait(lambda: second.generation == first.generation)
     assert "4,321" in second.engine.ask("How many zebras were counted?").answer
+    # an add is read as its one new segment, and equals the whole generation read anew
+    assert first.appends == second.appends == 1
+    whole, name = open_current(settings, second.engine.embedder)
+    assert name == second.generation
+    assert whole.stored.chunks == second.engine.stored.chunks
+    assert whole.stored.sentences == second.engine.stored.sentences
+    assert whole.stored.manifest == second.engine.stored.manifest
+    question = "How many zebras were counted in the Serengeti?"
+    assert whole.ask(question).to_dict()["citations"] == second.engine.ask(question).to_dict()["citations"]
+    assert whole.search(question)[1] == second.engine.search(question)[1]
     removed = second.delete(added.id)
     assert removed.id == added.id
     _wait(lambda: first.generation == second.generation)
