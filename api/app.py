@@ -30,13 +30,14 @@ log = logging.getLogger("api")
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """The app for ``settings``; pass an already opened ``engine`` to skip loading at start-up."""
+def create_app(settings: Settings | None = None, engine: Engine | None = None, live=None) -> FastAPI:
+    """The app for ``settings``; pass an already opened ``engine`` to skip loading at start-up, or
+    a ``live`` index with ``LiveIndex``'s interface (a replica following another process's writes)."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if engine is None:
+        if engine is None and live is None:
             opened, report = await run_in_threadpool(open_engine, settings)
             log.info("index %s in %.1f s%s", "built" if report.rebuilt else "loaded", report.seconds,
                      "" if isinstance(report.plan, Load) else f" ({describe(report.plan)})")
@@ -49,7 +50,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                               "extracted from it.")
     app.state.settings = settings
     app.state.cpu_limiter = anyio.CapacityLimiter(settings.workers or os.cpu_count() or 1)
-    if engine is not None:  # usable at once, even by clients that do not run the lifespan
+    if live is not None:
+        app.state.live = live
+    elif engine is not None:  # usable at once, even by clients that do not run the lifespan
         app.state.live = LiveIndex(engine)
     errors.install(app)
     routes.install_refusals(app)

@@ -153,13 +153,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(settings: Settings, timeout: float = 600) -> tuple[subprocess.Popen, str, float]:
-    """``rag serve`` on a free port with the rate limit lifted; returns it once /readyz answers."""
+def start_server(settings: Settings, *args: str, env: dict[str, str] | None = None,
+                 timeout: float = 600) -> tuple[subprocess.Popen, str, float]:
+    """``rag serve`` (with ``args``, e.g. ``--ray``) on a free port with the rate limit lifted and
+    ``env`` added; returns it, its URL and its start-up seconds once /readyz answers."""
     import httpx
 
     port = free_port()
-    env = {**os.environ, "RAG_RATE_LIMIT_PER_MINUTE": "1000000"}
-    command = [sys.executable, "-m", "rag.cli", "serve", "--seeds", str(settings.seeds),
+    env = {**os.environ, "RAG_RATE_LIMIT_PER_MINUTE": "1000000", **(env or {})}
+    command = [sys.executable, "-m", "rag.cli", "serve", *args, "--seeds", str(settings.seeds),
                "--index", str(settings.index), "--port", str(port)]
     started = time.perf_counter()
     server = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,

@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="rebuild even if the index is up to date, embedding every text again")
     p.add_argument("--reuse", action="store_true",
                    help="with --rebuild: reuse the vectors and splits of the current index if it passes its checks")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="split and embed on a Ray cluster (needs the ray extra): ADDRESS, 'auto' for the one "
+                        "running here, or none to start a local one (env RAG_RAY_ADDRESS)")
     p.set_defaults(run=_index)
 
     p = sub.add_parser("ask", help="answer a question with cited sentences from the bulletins")
@@ -70,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="serve replicas through Ray Serve (needs the ray extra): ADDRESS, 'auto', or none to start "
+                        "a local cluster (env RAG_RAY_ADDRESS)")
+    p.add_argument("--replicas", type=int, default=2, help="with --ray: replicas of the app (default 2)")
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("eval", help="evaluate answers and retrieval on a question set")
@@ -97,12 +104,20 @@ def _settings(args) -> Settings:
                              answerer=answerer if answerer in ANSWERERS else None)
 
 
-def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):
+def _open(settings: Settings, rebuild: bool = False, reuse: bool = False, ray: str | None = None):
+    """The engine for ``settings``, built when needed (on a Ray cluster with ``ray``, an address or "")."""
     from rag.index.plan import Append, describe
     from rag.service.lifecycle import open_engine
 
     bar = ProgressBar(prefix="")
-    engine, report = open_engine(settings, rebuild=rebuild, reuse=reuse, progress=bar)
+    if ray is not None:
+        from rag import cluster
+        from rag.cluster.build import open_on_ray
+
+        cluster.connect(cluster.address_for(settings, ray))
+        engine, report = open_on_ray(settings, rebuild=rebuild, reuse=reuse, progress=bar)
+    else:
+        engine, report = open_engine(settings, rebuild=rebuild, reuse=reuse, progress=bar)
     bar.close()
     if report.rebuilt:
         m = engine.index.manifest
@@ -114,7 +129,7 @@ def _open(settings: Settings, rebuild: bool = False, reuse: bool = False):
 
 def _index(args) -> int:
     settings = _settings(args)
-    engine = _open(settings, rebuild=args.rebuild, reuse=args.reuse)
+    engine = _open(settings, rebuild=args.rebuild, reuse=args.reuse, ray=args.ray)
     m = engine.index.manifest
     print(f"index ready in {settings.index}: {m.bulletins} bulletins, {m.chunks} chunks, "
           f"{m.sentences} sentences, model {m.recipe.model} ({m.backend}, {m.index_type})")
@@ -165,12 +180,30 @@ def _serve(args) -> int:
     from api.server import serve
 
     settings = _settings(args)
-    engine = _open(settings)  # builds the index with a progress bar before the server starts
+    if args.ray is not None and args.replicas < 1:
+        raise RagError("--replicas must be at least 1")
+    engine = _open(settings, ray=args.ray)  # builds the index with a progress bar before the server starts
+    if args.ray is not None:
+        return _serve_on_ray(args, settings, engine)
     logging.getLogger("api").setLevel(logging.INFO)
     logging.getLogger("api.access").setLevel(logging.INFO)
     print(f"rag: serving {len(engine.index.bulletins)} bulletins on http://{args.host}:{args.port} "
           f"(chat at /, API docs at /docs)", file=sys.stderr)
     serve(create_app(settings, engine), settings, args.host, args.port)  # the app logs each request itself
+    return 0
+
+
+def _serve_on_ray(args, settings: Settings, engine) -> int:
+    from api import ray_serve
+
+    count = len(engine.index.bulletins)
+    del engine  # the replicas and the writer load their own
+
+    def ready() -> None:
+        print(f"rag: serving {count} bulletins on http://{args.host}:{args.port} through Ray Serve, "
+              f"{args.replicas} replica{'s' * (args.replicas != 1)} (chat at /, API docs at /docs)", file=sys.stderr)
+
+    ray_serve.run(settings, "", args.host, args.port, args.replicas, on_ready=ready)
     return 0
 
 

@@ -93,6 +93,7 @@ class Settings:
     hnsw_threshold: int = 50_000
     max_file_bytes: int = 20_000_000  # larger corpus files are skipped with a warning
     default_year: int = 0  # the year of dates stated without one, when the file states none; 0: keep them partial
+    ray_address: str = ""  # the cluster `--ray` joins: HOST:PORT, "auto" (the running one); empty: start a local one
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

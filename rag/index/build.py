@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import replace
 
 import numpy as np
 
 from rag.config import Settings
 from rag.encode.embedding import Embedder
 from rag.index import store
-from rag.index.corpus_index import Index, StoredIndex, chunk_embedding_text, joined
+from rag.index.corpus_index import Index, StoredIndex, chunk_embedding_text
 from rag.index.manifest import Manifest, Recipe
 from rag.index.plan import vectors_reusable
 from rag.ingest.extract.cache import prune as prune_extracted
 from rag.ingest.files import SourceFile, file_hash, fingerprint_hashes
-from rag.ingest.splitting import Progress, renumbered, split_corpus
+from rag.ingest.splitting import Progress, SplitMany, renumbered, split_corpus
 from rag.records import Chunk, Sentence
 from rag.search.bm25 import terms
 
@@ -27,10 +26,12 @@ SENTENCE_DTYPE = np.float16
 
 
 def build(settings: Settings, files: list[SourceFile], embedder: Embedder,
-          previous: Index | None = None, progress: Progress | None = None) -> Index:
-    """Build and save a new index generation; vectors of unchanged texts come from ``previous``."""
+          previous: Index | None = None, progress: Progress | None = None,
+          split_many: SplitMany | None = None) -> Index:
+    """Build and save a new index generation; vectors of unchanged texts come from ``previous``.
+    ``split_many`` splits the files that need it elsewhere (rag/cluster runs it on Ray)."""
     reused = previous.records if previous is not None else None
-    bulletins, sentences, chunks = split_corpus(files, settings, reused, progress)
+    bulletins, sentences, chunks = split_corpus(files, settings, reused, progress, split_many=split_many)
     titles = {b.id: b.title for b in bulletins}
     cache: dict[str, np.ndarray] = {}
     if reused is not None and vectors_reusable(reused.manifest, settings, embedder.backend):
@@ -64,8 +65,6 @@ def append(settings: Settings, previous: Index, files: list[SourceFile], embedde
     Costs what the new files cost (split, embed, write), not what the corpus costs; see
     ``plan.can_append`` for when it applies. The FAISS index is copied, then grows, and so does BM25.
     """
-    import faiss
-
     old = previous.records
     first = (len(old.bulletins), len(old.chunks), len(old.sentences))
     # numbered from 0 here, moved after the previous records below
@@ -87,12 +86,8 @@ def append(settings: Settings, previous: Index, files: list[SourceFile], embedde
     part = StoredIndex(manifest, bulletins, renumbered(chunks, first[1], first[2]), sentences, new_vectors,
                        _stack([cache[h] for h in sentence_hashes], dim, SENTENCE_DTYPE),
                        chunk_hashes, sentence_hashes, new_hashes, new_terms)
-    stored = joined([replace(old, manifest=manifest), part])
-    grown = faiss.clone_index(previous.vectors)
-    if len(new_vectors):
-        grown.add(np.ascontiguousarray(new_vectors))
-    stored = store.save_appended(settings.index, stored, first)
-    return Index(stored, grown, previous.lexical.extended([t.split() for t in new_terms]))
+    index = previous.followed_by(part, manifest)
+    return index.with_records(store.save_appended(settings.index, index.records, first))
 
 
 def _embed(chunks: list[Chunk], sentences: list[Sentence], titles: dict[str, str], model_key: str,

@@ -8,7 +8,7 @@ changed after it is made: appending a bulletin makes a new one.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -53,6 +53,18 @@ class Index:
     def with_records(self, records: StoredIndex) -> "Index":
         """The same vectors and BM25 over ``records`` (the same records, e.g. with the manifest as written)."""
         return Index(records, self.vectors, self._lexical)
+
+    def followed_by(self, part: StoredIndex, manifest: Manifest) -> "Index":
+        """This index with ``part`` after it (an appended segment, its records already numbered
+        after these, its ``chunk_terms`` set), described by ``manifest``: the FAISS index is
+        copied, then grows, and so does BM25; this one is unchanged."""
+        import faiss
+
+        records = joined([replace(self.records, manifest=manifest), part])
+        grown = faiss.clone_index(self.vectors)
+        if len(part.chunk_vectors):
+            grown.add(np.ascontiguousarray(part.chunk_vectors, dtype=np.float32))
+        return Index(records, grown, self.lexical.extended([t.split() for t in part.chunk_terms]))
 
     @property
     def lexical(self) -> LexicalIndex:

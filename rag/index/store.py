@@ -231,6 +231,17 @@ def load(index_dir: Path) -> Index | None:
     return Index(stored, vector_index)
 
 
+def read_segment(folder: Path, manifest: Manifest, name: str) -> StoredIndex:
+    """The appended segment ``name`` of the generation in ``folder`` alone, checksums verified
+    (a reader that holds the rest of the generation: rag/cluster/follow.py)."""
+    try:
+        return _read_part(VerifiedReader(folder, manifest.checksums), f"segments/{name}/", manifest)
+    except IndexStateError:
+        raise
+    except Exception as exc:  # a damaged or vanished file: the caller reads the whole generation
+        raise IndexStateError(f"segment {name} of {folder} is unreadable ({type(exc).__name__}: {exc})") from None
+
+
 def _read_part(reader: VerifiedReader, prefix: str, manifest: Manifest) -> StoredIndex:
     records = json.loads(reader.read(prefix + "records.json").decode("utf-8"))
     terms_name = prefix + "chunk_terms.json"

@@ -12,7 +12,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from rag.config import Settings, available_cores
 from rag.index.corpus_index import StoredIndex
@@ -28,21 +28,24 @@ log = logging.getLogger(__name__)
 PARALLEL_MIN_FILES = 400
 Progress = Callable[[str, int, int], None]
 Split = tuple[list[Bulletin], list[Sentence], list[Chunk]]
+# Splits ``files`` elsewhere (rag/cluster: Ray Data tasks): ``split_file`` of each, in order.
+SplitMany = Callable[[list[SourceFile], Settings, Progress | None], Iterator[Split]]
 
 
 def split_corpus(files: list[SourceFile], settings: Settings, previous: StoredIndex | None = None,
-                 progress: Progress | None = None, workers: int = 0) -> Split:
+                 progress: Progress | None = None, workers: int = 0, split_many: SplitMany | None = None) -> Split:
     """Bulletins, their sentences and their chunks, all with offsets into the original files.
 
     Files whose text is unchanged since ``previous`` (built with the same chunking) take their
     split from it instead of being split again: sentence splitting is most of the cost of adding
     one bulletin to a large corpus. The rest are split on ``workers`` processes (default: one
-    per core) when there are at least ``PARALLEL_MIN_FILES`` of them.
+    per core) when there are at least ``PARALLEL_MIN_FILES`` of them, or by ``split_many``.
     """
     reusable = _previous_splits(previous, settings) if previous is not None else {}
     reused = {f.source for f in files if _reusable(reusable.get(f.source), f)}  # one hash per file
     fresh = [f for f in files if f.source not in reused]
-    splits = _split_files(fresh, settings, workers or settings.index_threads or available_cores(), progress)
+    splits = iter(split_many(fresh, settings, progress)) if split_many is not None else _split_files(
+        fresh, settings, workers or settings.index_threads or available_cores(), progress)
     bulletins: list[Bulletin] = []
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
@@ -54,7 +57,7 @@ def split_corpus(files: list[SourceFile], settings: Settings, previous: StoredIn
         chunks.extend(renumbered(part_chunks, len(chunks), len(sentences) - first))
         bulletins.extend(part_bulletins)
         sentences.extend(part_sentences)
-    splits.close()  # shuts the process pool down
+    getattr(splits, "close", lambda: None)()  # shuts the process pool down
     if progress:
         progress("splitting", len(fresh), len(fresh))
     return bulletins, sentences, chunks

@@ -8,6 +8,7 @@ import numpy as np
 
 from rag.dates import in_range
 from rag.search.bm25 import LexicalIndex
+from rag.search.vector_store import VectorStore
 
 RRF_K = 60
 
@@ -58,7 +59,7 @@ def tie_break(rankings: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, float]
 class Retriever:
     """Searches chunks; built once from the stored index and shared by all requests."""
 
-    def __init__(self, chunk_vectors: np.ndarray, vector_index, lexical: LexicalIndex,
+    def __init__(self, chunk_vectors: np.ndarray, vector_index: VectorStore, lexical: LexicalIndex,
                  chunk_bulletin: list[str], bulletin_dates: dict[str, str | None], search_threads: int = 1):
         """``search_threads``: FAISS's OpenMP pool for a question. One thread: a query is one
         vector, and a 2-thread pool only spins; on 32k Reuters chunks, exact search took 4.8 ms

@@ -22,7 +22,7 @@ from rag.index.corpus_index import Index
 from rag.index.manifest import Broken
 from rag.index.plan import Append, Build, Load, Plan, Reason, describe, plan
 from rag.ingest.files import SourceFile, read_corpus
-from rag.ingest.splitting import Progress
+from rag.ingest.splitting import Progress, SplitMany
 from rag.service.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -87,12 +87,14 @@ def relabel_extracted(f: SourceFile) -> SourceFile:
 
 def open_engine(settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,
                 reuse: bool = False, progress: Progress | None = None, files: list[SourceFile] | None = None,
-                current: Engine | None = None) -> tuple[Engine, OpenReport]:
+                current: Engine | None = None, split_many: SplitMany | None = None) -> tuple[Engine, OpenReport]:
     """An engine over the index for the corpus, loaded, or appended to or rebuilt when it is
     missing, stale, broken or asked to be (see ``plan``).
 
     A requested ``rebuild`` re-embeds everything unless ``reuse``. ``current``, an engine
     already in memory, stands in for the index on disk (live updates); ``files`` for the corpus.
+    ``split_many`` and a bulk ``embedder`` run a build's splitting and embedding elsewhere
+    (``rag index --ray``); the plan, the checks and the generation written are the same.
     """
     started = time.perf_counter()
     files = read_sources(settings) if files is None else files
@@ -105,7 +107,7 @@ def open_engine(settings: Settings, embedder: Embedder | None = None, *, rebuild
                   rebuild=rebuild, reuse=reuse)
     if isinstance(chosen, Build) and chosen.reason is Reason.BROKEN:
         log.warning("the index in %s is broken, rebuilding it: %s", settings.index, chosen.detail)
-    index, chosen = _carry_out(chosen, settings, files, embedder, progress, verified)
+    index, chosen = _carry_out(chosen, settings, files, embedder, progress, verified, split_many)
     answer_model = current.answer_model if current else load_answer_model(settings)
     engine = Engine(settings, embedder, files, index, answer_model)
     return engine, OpenReport(chosen, time.perf_counter() - started)
@@ -136,7 +138,7 @@ def _load(index_dir: Path) -> Index | Broken | None:
 
 
 def _carry_out(chosen: Plan, settings: Settings, files: list[SourceFile], embedder: Embedder,
-               progress: Progress | None, verified: int) -> tuple[Index, Plan]:
+               progress: Progress | None, verified: int, split_many: SplitMany | None = None) -> tuple[Index, Plan]:
     """The index ``chosen`` asks for, and what was in the end done: an index that fails its
     check is rebuilt, from scratch when what it would reuse is what failed."""
     if isinstance(chosen, Load):
@@ -147,7 +149,7 @@ def _carry_out(chosen: Plan, settings: Settings, files: list[SourceFile], embedd
             log.warning("the index in %s is broken, rebuilding it: %s", settings.index, exc)
             chosen = Build(Reason.BROKEN, detail=str(exc))
     try:
-        return _made(chosen, settings, files, embedder, progress, verified), chosen
+        return _made(chosen, settings, files, embedder, progress, verified, split_many), chosen
     except StaleRecordsError as exc:
         previous = chosen.previous
         if previous is None:
@@ -156,17 +158,17 @@ def _carry_out(chosen: Plan, settings: Settings, files: list[SourceFile], embedd
         reason = chosen.reason if isinstance(chosen, Build) else Reason.BULLETINS_CHANGED
         detail = "; ".join(part for part in (chosen.detail if isinstance(chosen, Build) else "", str(exc)) if part)
         fresh = Build(reason, None, detail)
-        return _made(fresh, settings, files, embedder, progress, 0), fresh
+        return _made(fresh, settings, files, embedder, progress, 0, split_many), fresh
 
 
 def _made(chosen: Append | Build, settings: Settings, files: list[SourceFile], embedder: Embedder,
-          progress: Progress | None, verified: int) -> Index:
+          progress: Progress | None, verified: int, split_many: SplitMany | None = None) -> Index:
     if isinstance(chosen, Append):
         log.info("appending %d new files to the index in %s", len(chosen.files), settings.index)
         index = indexing.append(settings, chosen.previous, list(chosen.files), embedder)
         verify(index, files, verified)
         return index
     log.info("building the index in %s: %s", settings.index, describe(chosen))
-    index = indexing.build(settings, files, embedder, chosen.previous, progress)
+    index = indexing.build(settings, files, embedder, chosen.previous, progress, split_many)
     verify(index, files)
     return index
