@@ -302,10 +302,19 @@
 
   // ---- the shell: every element, built once -------------------------------------------------------------
 
+  // widget.css has one dark palette, :host([data-scheme="dark"]): "auto" follows the reader's system setting.
+  function followScheme(host) {
+    const dark = window.matchMedia("(prefers-color-scheme: dark)");
+    const apply = () => { host.dataset.scheme = THEME === "auto" ? (dark.matches ? "dark" : "light") : THEME; };
+    apply();
+    if (THEME === "auto") dark.addEventListener("change", apply);
+  }
+
   function buildShell() {
     const host = document.createElement("bulletin-chat");
     host.dataset.mode = MODE;
-    host.dataset.theme = THEME; // widget.css picks the palette from it: :host([data-theme=...])
+    host.dataset.theme = THEME;
+    followScheme(host);
     const shadow = host.attachShadow({ mode: "open" });
     const sheet = h("link", { rel: "stylesheet", href: new URL("widget.css", SCRIPT_URL).href });
     const root = h("div", { class: `root ${MODE}`, lang: LANG, hidden: true }); // shown once the stylesheet is in
