@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions-per-paragraph", type=int, default=2)
     parser.add_argument("--val-paragraphs-per-article", type=int, default=4)
     parser.add_argument("--swap-share", type=float, default=0.3, help="share of questions also made unanswerable")
+    parser.add_argument("--val-squad", type=Path, help="also write the held-out articles here as a SQuAD file, "
+                        "for `rag eval --squad` (open-domain figures on articles the model never saw)")
     args = parser.parse_args(argv)
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     train_ids, val_ids = split_articles(len(data), args.held_out, args.seed)
@@ -197,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                       questions_per_paragraph=1, validation=True)
     write_pairs(train, args.out / "train.jsonl")
     write_pairs(val, args.out / "val.jsonl")
+    if args.val_squad is not None:
+        held_out = {"version": "1.1", "data": [data[a] for a in val_ids]}
+        write_atomic(args.val_squad, json.dumps(held_out, ensure_ascii=False).encode("utf-8"))
     for name, pairs, ids in (("train", train, train_ids), ("val", val, val_ids)):
         kinds = {k: sum(p.kind == k for p in pairs) for k in ("pos", "para", "hard", "swap")}
         print(f"{name}: {len(ids)} articles, {len({p.qid for p in pairs})} questions, {len(pairs)} pairs {kinds}",

@@ -1,9 +1,12 @@
 """Sweep the model answerer's choices offline on a SQuAD file: candidates N, blend with the
 heuristic score, refusal threshold. Each question is scored once (the heuristic's best
-``--candidates`` sentences through the model); every setting is then replayed from those scores.
+``--candidates`` sentences through the model); every setting is then replayed from those scores
+(``--rows`` replays a saved file without scoring again). Choose settings on held-out training
+articles (``python -m eval.answer_data --val-squad``), then report them on SQuAD dev.
 
     python -m eval.answer_sweep --squad ../shared/data/squad-v1.1-dev-13/squad-v1.1-dev-13.json \\
         --sample 500 --no-gold 250 --out /tmp/sweep.json
+    python -m eval.answer_sweep --rows /tmp/sweep.json
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def replay(rows: list[dict], n: int, blend: float, span_threshold: float) -> dic
             continue
         key = [_logit(c["p"]) + blend * c["score"] for c in cands]
         best = cands[max(range(len(cands)), key=key.__getitem__)]
-        best_p.append(max(c["p"] for c in cands))
+        best_p.append(best["p"])  # the engine refuses on the chosen sentence's probability
         hit1.append(best["hit"])
         span = best["span"] if best["span_conf"] >= span_threshold else None
         f1.append(metrics.token_f1(span, r["answers"]) if r["answers"] else 0.0)
@@ -80,12 +83,17 @@ def _logit(p: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.answer_sweep", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--squad", type=Path, required=True)
+    parser.add_argument("--squad", type=Path, help="SQuAD file to score (or --rows)")
+    parser.add_argument("--rows", type=Path, help="replay the scores saved by an earlier --out")
     parser.add_argument("--sample", type=int, default=500)
     parser.add_argument("--no-gold", type=int, default=250, help="how many of them also to ask without their gold paragraph")
     parser.add_argument("--candidates", type=int, default=8)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="where to save the scores (with --squad)")
     args = parser.parse_args(argv)
+    if args.rows is not None:
+        return report(json.loads(args.rows.read_text(encoding="utf-8")))
+    if args.squad is None or args.out is None:
+        parser.error("give --squad and --out, or --rows")
     with tempfile.TemporaryDirectory(prefix="rag-sweep-") as tmp:
         corpus = Path(tmp) / "corpus"
         questions, keys = datasets.load_squad(args.squad, corpus)
@@ -96,12 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = collect(engine, suite, questions, args.candidates, False)
         rows += collect(engine, suite, questions[:args.no_gold], args.candidates, True)
     args.out.write_text(json.dumps(rows), encoding="utf-8")
+    return report(rows)
+
+
+def report(rows: list[dict]) -> int:
+    """One JSON line per setting: hit@1, span F1, and refusal with the gold paragraph removed."""
     answerable = [r for r in rows if not r["no_gold"]]
     no_gold = [r for r in rows if r["no_gold"]]
+    scored = max(len(r["candidates"]) for r in rows)
     for n in (2, 4, 8, 16):
-        if n > args.candidates:
+        if n > scored:
             continue
-        for blend in (0.0, 1.0, 2.0, 4.0, 8.0):
+        for blend in (0.0, 2.0, 8.0, 16.0, 32.0, 64.0):
             a, u = replay(answerable, n, blend, 0.1), replay(no_gold, n, blend, 0.1)
             line = {"n": n, "blend": blend, "hit@1": _mean(a["hit1"]), "span_f1": _mean(a["f1"]),
                     "auc_refusal": auc(a["best_p"], u["best_p"])}

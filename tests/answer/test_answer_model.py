@@ -114,3 +114,17 @@ def test_refusal_figures():
     scores = [0.1 * i for i in range(10)]
     threshold = threshold_for_false_refusals(scores, 0.1)
     assert sum(s < threshold for s in scores) <= 1
+
+
+def test_the_held_out_articles_are_written_as_a_squad_file_for_rag_eval(tmp_path):
+    squad = tmp_path / "train.json"
+    squad.write_text(json.dumps(TINY), encoding="utf-8")
+    held_out = tmp_path / "val-squad.json"
+    assert answer_data.main(["--squad", str(squad), "--out", str(tmp_path / "data"), "--seed", "3",
+                             "--held-out", "0.34", "--val-squad", str(held_out)]) == 0
+    _, val_ids = answer_data.split_articles(len(TINY["data"]), 0.34, seed=3)
+    written = json.loads(held_out.read_text(encoding="utf-8"))["data"]
+    assert written == [TINY["data"][a] for a in val_ids]
+    val_pairs = answer_data.read_pairs(tmp_path / "data" / "val.jsonl")
+    assert {written_article["title"] for written_article in written} == {
+        TINY["data"][p.article]["title"] for p in val_pairs}
