@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.query --serve                           # also start `rag serve` and measure HTTP
     .venv/bin/python -m bench.query --url http://127.0.0.1:8000       # a server that is already running
     .venv/bin/python -m bench.query --seeds /tmp/reuters/bulletins --index /tmp/reuters-index --serve --headline-questions 100
+    .venv/bin/python -m bench.query --answer-candidates 2,4,8,16 --no-in-process   # the answer model's cost per N
 
 Questions come from ``--questions`` (JSONL with ``question`` or ``text``), or from
 ``--headline-questions N`` ("What happened with <headline>?" for N headlines of the index), else
@@ -109,6 +110,39 @@ def in_process(settings: Settings, questions: list[str], n: int, warmup: int) ->
             "abstained": abstained}
 
 
+def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, candidates: list[int]) -> dict:
+    """Engine.ask with the heuristic answerer (the baseline, measured in the same run) and with the
+    answer model scoring N candidate sentences, for each N: the model's cost against its quality
+    figures in the README. CPU features and threads are reported, as they decide the int8 speed."""
+    from dataclasses import replace
+
+    from rag.encode.embedding import cpu_flags
+    from rag.service.engine import Engine
+    from rag.service.lifecycle import open_engine
+
+    engine, _ = open_engine(replace(settings, answerer="model"))
+    rows = {}
+    for label, n_candidates in [("heuristic", None)] + [(f"model N={c}", c) for c in candidates]:
+        if n_candidates is None:
+            current, answerer = engine, "heuristic"
+        else:
+            current = Engine(replace(engine.settings, answer_candidates=n_candidates), engine.embedder,
+                             list(engine.files.values()), engine.index, engine.answer_model)
+            answerer = "model"
+        for q in questions[:warmup]:
+            current.ask(q, answerer=answerer)
+        latencies, answer_ms = [], []
+        for i in range(n):
+            t = time.perf_counter()
+            result = current.ask(questions[i % len(questions)], answerer=answerer)
+            latencies.append((time.perf_counter() - t) * 1000)
+            answer_ms.append(result.timings_ms["answer"])
+        rows[label] = {**percentiles(latencies), "answer_p50_ms": round(float(np.median(answer_ms)), 2)}
+    flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
+    return {"cpu_features": flags, "query_threads": settings.query_threads, "load_average": os.getloadavg()[0],
+            "by_answerer": rows}
+
+
 def http_sequential(url: str, questions: list[str], n: int, warmup: int) -> dict:
     import httpx
 
@@ -203,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-pid", type=int, help="its process id, to report its memory")
     parser.add_argument("--serve", action="store_true", help="start `rag serve` and measure it over HTTP")
     parser.add_argument("--no-in-process", action="store_true")
+    parser.add_argument("--answer-candidates", help="also measure the answer model at these N, "
+                        "comma-separated (e.g. 2,4,8,16), beside the heuristic")
     parser.add_argument("--out", type=Path, help="write the JSON here too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -213,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
                     "mode": settings.mode, "query_threads": settings.query_threads}
     if not args.no_in_process:
         report["in_process"] = in_process(settings, questions, args.n, args.warmup)
+    if args.answer_candidates:
+        try:
+            candidates = [int(c) for c in args.answer_candidates.split(",")]
+        except ValueError:
+            parser.error(f"--answer-candidates takes numbers like 2,4,8: {args.answer_candidates!r}")
+        report["answer_curve"] = answer_curve(settings, questions, args.n, args.warmup, candidates)
     server, url, pid = None, args.url, args.server_pid
     try:
         if args.serve:
@@ -247,6 +289,9 @@ def summary(report: dict) -> str:
                      f"{c['throughput_qps']} q/s")
         if "server_memory" in h:
             parts.append(f"server RSS {h['server_memory']['rss_mb']} MB")
+    if "answer_curve" in report:
+        parts.append("ask p50 " + ", ".join(f"{k} {v['p50_ms']} ms"
+                                            for k, v in report["answer_curve"]["by_answerer"].items()))
     if "server_startup_s" in report:
         parts.append(f"ready in {report['server_startup_s']} s")
     return "; ".join(parts)
