@@ -50,7 +50,8 @@ def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, r
         for c in scored:  # the heuristic's order
             s = by_index[c.index]
             text = stored.sentences[c.index].text
-            cands.append({"score": c.score, "relevance": c.relevance, "p": s.probability,
+            cands.append({"score": c.score, "relevance": c.relevance, "dense": c.dense, "lexical": c.lexical,
+                          "passage": c.passage, "p": s.probability,
                           "span": text[s.span[0]:s.span[1]] if s.span else None, "span_conf": s.span_confidence,
                           "hit": metrics.contains_answer(text, q.answers) if q.answers else False})
         rows.append({"id": q.id, "answers": list(q.answers), "no_gold": remove_gold, "candidates": cands})
@@ -76,6 +77,99 @@ def replay(rows: list[dict], n: int, blend: float, span_threshold: float) -> dic
     return {"hit1": hit1, "f1": f1, "best_p": best_p}
 
 
+ABSTENTION_FEATURES = ("model logit", "heuristic score", "heuristic relevance", "best model logit")
+
+
+def abstention_features(cands: list[dict], n: int, blend: float) -> list[float]:
+    """What the refusal may weigh for one question: the chosen sentence's model logit and
+    heuristic score and relevance, and the best model logit among the N candidates."""
+    cands = cands[:n]
+    if not cands:
+        return [-14.0, 0.0, 0.0, -14.0]
+    key = [_logit(c["p"]) + blend * c["score"] for c in cands]
+    best = cands[max(range(len(cands)), key=key.__getitem__)]
+    return [_logit(best["p"]), best["score"], best["relevance"], max(_logit(c["p"]) for c in cands)]
+
+
+def fit_logistic(x, y, l2: float = 1e-2, steps: int = 50):
+    """Weights and bias of an L2-regularised logistic regression (Newton's method; a few features)."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-z @ w))
+        grad = z.T @ (p - y) + l2 * np.r_[w[:-1], 0]
+        hess = (z * (p * (1 - p))[:, None]).T @ z + l2 * np.diag(np.r_[np.ones(len(w) - 1), 0])
+        w -= np.linalg.solve(hess, grad)
+    weights = w[:-1] / scale
+    return weights.tolist(), float(w[-1] - (weights * mean).sum())
+
+
+def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend: float) -> dict:
+    """The refusal score learned on ``fit_rows`` (answerable against gold removed) and, on both
+    sets, its AUC and refusals at 10% false refusals next to the chosen probability alone."""
+    import numpy as np
+
+    def xy(rows):
+        return ([abstention_features(r["candidates"], n, blend) for r in rows],
+                [0 if r["no_gold"] else 1 for r in rows])
+
+    weights, bias = fit_logistic(*xy(fit_rows))
+    out = {"n": n, "blend": blend, "features": ABSTENTION_FEATURES, "weights": [round(w, 5) for w in weights],
+           "bias": round(bias, 5)}
+    for name, rows in (("fit", fit_rows), ("test", test_rows)):
+        x, y = xy(rows)
+        learned = (np.asarray(x) @ np.asarray(weights) + bias).tolist()
+        for label, score in (("probability", [f[0] for f in x]), ("learned", learned)):
+            answerable = [s for s, t in zip(score, y) if t]
+            removed = [s for s, t in zip(score, y) if not t]
+            t = threshold_for_false_refusals(answerable, 0.10)
+            out[f"{name} {label}"] = {"auc": round(auc(answerable, removed) or 0.0, 4),
+                                      "refused_no_gold_at_10pct": round(_mean([s < t for s in removed]), 4),
+                                      "threshold": round(t, 4)}
+    return out
+
+
+RANKING_FEATURES = ("model logit", "heuristic score", "dense", "lexical", "passage")
+
+
+def ranking_features(c: dict) -> list[float]:
+    return [_logit(c["p"]), c["score"], c.get("dense", 0.0), c.get("lexical", 0.0), c.get("passage", 0.0)]
+
+
+def ranking_report(fit_rows: list[dict], test_rows: list[dict], n: int) -> dict:
+    """A pointwise logistic ranker over each candidate's features (does it hold the answer?),
+    learned on ``fit_rows``' answerable questions; hit@1 and span F1 on both sets, next to the
+    model logit alone and the best fixed blend with the heuristic score."""
+    import numpy as np
+
+    fit = [r for r in fit_rows if not r["no_gold"]]
+    x = [ranking_features(c) for r in fit for c in r["candidates"][:n]]
+    y = [int(c["hit"]) for r in fit for c in r["candidates"][:n]]
+    weights, bias = fit_logistic(x, y)
+    out = {"n": n, "features": RANKING_FEATURES, "weights": [round(w, 5) for w in weights], "bias": round(bias, 5)}
+    for name, rows in (("fit", fit), ("test", [r for r in test_rows if not r["no_gold"]])):
+        for label, key in (("model", lambda c: _logit(c["p"])),
+                           ("blend 32", lambda c: _logit(c["p"]) + 32 * c["score"]),
+                           ("learned", lambda c: float(np.dot(weights, ranking_features(c))))):
+            hits, f1s = [], []
+            for r in rows:
+                cands = r["candidates"][:n]
+                if not cands:
+                    hits.append(False)
+                    f1s.append(0.0)
+                    continue
+                best = max(cands, key=key)
+                hits.append(best["hit"])
+                f1s.append(metrics.token_f1(best["span"], r["answers"]) if best["span_conf"] >= 0.1 else 0.0)
+            out[f"{name} {label}"] = {"hit@1": round(_mean(hits), 4), "span_f1": round(_mean(f1s), 4)}
+    return out
+
+
 def _logit(p: float) -> float:
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
@@ -86,10 +180,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squad", type=Path, help="SQuAD file to score (or --rows)")
     parser.add_argument("--rows", type=Path, help="replay the scores saved by an earlier --out")
     parser.add_argument("--sample", type=int, default=500)
-    parser.add_argument("--no-gold", type=int, default=250, help="how many of them also to ask without their gold paragraph")
+    parser.add_argument("--no-gold", type=int, default=250,
+                        help="how many of them also to ask without their gold paragraph")
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--out", type=Path, help="where to save the scores (with --squad)")
+    parser.add_argument("--fit-abstention", metavar="N,BLEND", help="with --rows: learn a refusal score on those "
+                        "rows and report it on --test-rows too")
+    parser.add_argument("--fit-ranking", type=int, metavar="N", help="with --rows: learn how to rank N candidates "
+                        "on those rows and report it on --test-rows too")
+    parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
     args = parser.parse_args(argv)
+    if args.fit_ranking:
+        if args.rows is None or args.test_rows is None:
+            parser.error("--fit-ranking needs --rows and --test-rows")
+        fit, test = (json.loads(path.read_text(encoding="utf-8")) for path in (args.rows, args.test_rows))
+        print(json.dumps(ranking_report(fit, test, args.fit_ranking), indent=1))
+        return 0
+    if args.fit_abstention:
+        if args.rows is None or args.test_rows is None:
+            parser.error("--fit-abstention needs --rows and --test-rows")
+        n, blend = args.fit_abstention.split(",")
+        fit, test = (json.loads(path.read_text(encoding="utf-8")) for path in (args.rows, args.test_rows))
+        print(json.dumps(abstention_report(fit, test, int(n), float(blend)), indent=1))
+        return 0
     if args.rows is not None:
         return report(json.loads(args.rows.read_text(encoding="utf-8")))
     if args.squad is None or args.out is None:
