@@ -30,7 +30,7 @@ import numpy as np
 from bench.corpora import bulletin_folder
 from bench.output import emit
 from rag.config import PROJECT_ROOT, Settings
-from rag.encode.embedding import cpu_flags
+from rag.encode.embedding import CPU_FEATURES, cpu_flags
 from rag.fileio import write_bulletin
 from rag.index.build import chunk_embedding_text, split_corpus
 from rag.ingest.files import read_corpus
@@ -175,9 +175,6 @@ def default_backends() -> list[str]:
     if cpu_flags() & {"amx_bf16", "avx512_bf16"}:
         backends.insert(1, "bf16")
     return backends
-
-
-CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,7 +116,7 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     figures in the README. CPU features and threads are reported, as they decide the int8 speed."""
     from dataclasses import replace
 
-    from rag.encode.embedding import cpu_flags
+    from rag.encode.embedding import cpu_features
     from rag.service.engine import Engine
     from rag.service.lifecycle import open_engine
 
@@ -138,8 +138,7 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
             latencies.append((time.perf_counter() - t) * 1000)
             answer_ms.append(result.timings_ms["answer"])
         rows[label] = {**percentiles(latencies), "answer_p50_ms": round(float(np.median(answer_ms)), 2)}
-    flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
-    return {"cpu_features": flags, "query_threads": settings.query_threads, "load_average": os.getloadavg()[0],
+    return {"cpu_features": cpu_features(), "query_threads": settings.query_threads, "load_average": os.getloadavg()[0],
             "by_answerer": rows}
 
 
