@@ -77,18 +77,18 @@ def replay(rows: list[dict], n: int, blend: float, span_threshold: float) -> dic
     return {"hit1": hit1, "f1": f1, "best_p": best_p}
 
 
-ABSTENTION_FEATURES = ("model logit", "heuristic score", "heuristic relevance", "best model logit")
+ABSTENTION_FEATURES = ("best model logit", "heuristic relevance")
 
 
 def abstention_features(cands: list[dict], n: int, blend: float) -> list[float]:
-    """What the refusal may weigh for one question: the chosen sentence's model logit and
-    heuristic score and relevance, and the best model logit among the N candidates."""
+    """What the refusal weighs for one question (rag/answer/model.py, ModelVerdict.confidence):
+    the best model logit among the N candidates and the chosen sentence's heuristic relevance."""
     cands = cands[:n]
     if not cands:
-        return [-14.0, 0.0, 0.0, -14.0]
+        return [-14.0, 0.0]
     key = [_logit(c["p"]) + blend * c["score"] for c in cands]
     best = cands[max(range(len(cands)), key=key.__getitem__)]
-    return [_logit(best["p"]), best["score"], best["relevance"], max(_logit(c["p"]) for c in cands)]
+    return [max(_logit(c["p"]) for c in cands), best["relevance"]]
 
 
 def fit_logistic(x, y, l2: float = 1e-2, steps: int = 50):

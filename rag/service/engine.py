@@ -144,7 +144,9 @@ class Engine:
         out = []
         for candidate, p in zip(verdict.candidates, verdict.scores):
             text = sentences[candidate.index].text
-            out.append({"probability": round(p.probability, 4), "span": text[p.span[0]:p.span[1]] if p.span else None,
+            # confidence: what refusal compares with RAG_MODEL_THRESHOLD, for the chosen (first) sentence
+            confidence = {} if out else {"confidence": round(verdict.confidence, 4)}
+            out.append({**confidence, "probability": round(p.probability, 4), "span": text[p.span[0]:p.span[1]] if p.span else None,
                         "span_confidence": round(p.span_confidence, 4), "start_logit": round(p.start_logit, 3),
                         "end_logit": round(p.end_logit, 3), **rows[candidate.index]})
         return out

@@ -70,7 +70,8 @@ def test_engine_with_the_model_answers_and_cites_exactly(settings, embedder, eng
         if answer.span:
             assert any(answer.span in c.quote for c in answer.citations[:1])
     rows = model_engine.explain(row["question"])
-    assert rows and {"probability", "span", "start_logit", "end_logit"} <= set(rows[0])
+    assert rows and {"confidence", "probability", "span", "start_logit", "end_logit"} <= set(rows[0])
+    assert "confidence" not in rows[-1] or len(rows) == 1  # refusal reads the chosen sentence's only
     heuristic = model_engine.ask(row["question"], answerer="heuristic")
     assert heuristic.question == row["question"].strip()
 
@@ -106,6 +107,24 @@ def test_the_data_builder_is_deterministic_and_holds_out_whole_articles():
         else:
             assert p.label == 0
     assert {"pos", "para", "hard"} <= {p.kind for p in first}
+
+
+def test_refusal_weighs_the_model_and_the_heuristic_relevance():
+    from rag.answer.model import ModelVerdict, PairScore, select_by_model
+    from rag.answer.select import ScoredSentence
+
+    def verdict(probability: float, relevance: float) -> ModelVerdict:
+        candidate = ScoredSentence(0, relevance, relevance, relevance, 0.0, 1.0, False)
+        return ModelVerdict([candidate], [PairScore(probability, (0, 3), 0.9, 1.0, 1.0)])
+
+    sure, unsure = verdict(0.95, 0.8), verdict(0.05, 0.2)
+    assert 0 <= unsure.confidence < sure.confidence <= 1
+    assert verdict(0.95, 0.5).confidence > verdict(0.05, 0.5).confidence  # the model's say counts
+    assert verdict(0.5, 0.8).confidence > verdict(0.5, 0.2).confidence  # and so does the relevance
+    vectors = np.eye(1, dtype=np.float32)
+    threshold = (sure.confidence + unsure.confidence) / 2
+    assert select_by_model(sure, vectors, 3, threshold) and not select_by_model(unsure, vectors, 3, threshold)
+    assert ModelVerdict([], []).confidence == 0.0
 
 
 def test_refusal_figures():
