@@ -114,19 +114,17 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     """Engine.ask with the heuristic answerer (the baseline, measured in the same run) and with the
     answer model scoring N candidate sentences, for each N: the model's cost against its quality
     figures in the README. CPU features and threads are reported, as they decide the int8 speed."""
-    from dataclasses import replace
-
     from rag.encode.embedding import cpu_features
     from rag.service.engine import Engine
     from rag.service.lifecycle import open_engine
 
-    engine, _ = open_engine(replace(settings, answerer="model"))
+    engine, _ = open_engine(settings.with_(answerer="model"))
     rows = {}
     for label, n_candidates in [("heuristic", None)] + [(f"model N={c}", c) for c in candidates]:
         if n_candidates is None:
             current, answerer = engine, "heuristic"
         else:
-            current = Engine(replace(engine.settings, answer_candidates=n_candidates), engine.embedder,
+            current = Engine(engine.settings.with_(answer_candidates=n_candidates), engine.embedder,
                              list(engine.files.values()), engine.index, engine.answer_model)
             answerer = "model"
         for q in questions[:warmup]:

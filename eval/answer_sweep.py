@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.answer.model import judge_candidates
+from rag.answer.model import HEURISTIC_WEIGHT, confidence_features, judge_candidates, logit
 from rag.answer.question import parse_question
 from rag.answer.select import score_sentences
 from rag.config import Settings
@@ -68,8 +67,7 @@ def replay(rows: list[dict], n: int, blend: float, span_threshold: float) -> dic
             hit1.append(False)
             f1.append(0.0)
             continue
-        key = [_logit(c["p"]) + blend * c["score"] for c in cands]
-        best = cands[max(range(len(cands)), key=key.__getitem__)]
+        best = chosen(cands, blend)
         best_p.append(best["p"])  # the engine refuses on the chosen sentence's probability
         hit1.append(best["hit"])
         span = best["span"] if best["span_conf"] >= span_threshold else None
@@ -86,9 +84,12 @@ def abstention_features(cands: list[dict], n: int, blend: float) -> list[float]:
     cands = cands[:n]
     if not cands:
         return [-14.0, 0.0]
-    key = [_logit(c["p"]) + blend * c["score"] for c in cands]
-    best = cands[max(range(len(cands)), key=key.__getitem__)]
-    return [max(_logit(c["p"]) for c in cands), best["relevance"]]
+    return list(confidence_features([c["p"] for c in cands], chosen(cands, blend)["relevance"]))
+
+
+def chosen(cands: list[dict], blend: float) -> dict:
+    """The candidate the engine answers with: the best model logit plus ``blend`` times the heuristic score."""
+    return max(cands, key=lambda c: logit(c["p"]) + blend * c["score"])
 
 
 def fit_logistic(x, y, l2: float = 1e-2, steps: int = 50):
@@ -138,7 +139,7 @@ RANKING_FEATURES = ("model logit", "heuristic score", "dense", "lexical", "passa
 
 
 def ranking_features(c: dict) -> list[float]:
-    return [_logit(c["p"]), c["score"], c.get("dense", 0.0), c.get("lexical", 0.0), c.get("passage", 0.0)]
+    return [logit(c["p"]), c["score"], c.get("dense", 0.0), c.get("lexical", 0.0), c.get("passage", 0.0)]
 
 
 def ranking_report(fit_rows: list[dict], test_rows: list[dict], n: int) -> dict:
@@ -153,8 +154,8 @@ def ranking_report(fit_rows: list[dict], test_rows: list[dict], n: int) -> dict:
     weights, bias = fit_logistic(x, y)
     out = {"n": n, "features": RANKING_FEATURES, "weights": [round(w, 5) for w in weights], "bias": round(bias, 5)}
     for name, rows in (("fit", fit), ("test", [r for r in test_rows if not r["no_gold"]])):
-        for label, key in (("model", lambda c: _logit(c["p"])),
-                           ("blend 32", lambda c: _logit(c["p"]) + 32 * c["score"]),
+        for label, key in (("model", lambda c: logit(c["p"])),
+                           (f"blend {HEURISTIC_WEIGHT:g}", lambda c: logit(c["p"]) + HEURISTIC_WEIGHT * c["score"]),
                            ("learned", lambda c: float(np.dot(weights, ranking_features(c))))):
             hits, f1s = [], []
             for r in rows:
@@ -168,11 +169,6 @@ def ranking_report(fit_rows: list[dict], test_rows: list[dict], n: int) -> dict:
                 f1s.append(metrics.token_f1(best["span"], r["answers"]) if best["span_conf"] >= 0.1 else 0.0)
             out[f"{name} {label}"] = {"hit@1": round(_mean(hits), 4), "span_f1": round(_mean(f1s), 4)}
     return out
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,18 +186,15 @@ def main(argv: list[str] | None = None) -> int:
                         "on those rows and report it on --test-rows too")
     parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
     args = parser.parse_args(argv)
-    if args.fit_ranking:
+    if args.fit_ranking or args.fit_abstention:
         if args.rows is None or args.test_rows is None:
-            parser.error("--fit-ranking needs --rows and --test-rows")
+            parser.error("--fit-ranking and --fit-abstention need --rows and --test-rows")
         fit, test = (json.loads(path.read_text(encoding="utf-8")) for path in (args.rows, args.test_rows))
-        print(json.dumps(ranking_report(fit, test, args.fit_ranking), indent=1))
-        return 0
-    if args.fit_abstention:
-        if args.rows is None or args.test_rows is None:
-            parser.error("--fit-abstention needs --rows and --test-rows")
-        n, blend = args.fit_abstention.split(",")
-        fit, test = (json.loads(path.read_text(encoding="utf-8")) for path in (args.rows, args.test_rows))
-        print(json.dumps(abstention_report(fit, test, int(n), float(blend)), indent=1))
+        if args.fit_ranking:
+            print(json.dumps(ranking_report(fit, test, args.fit_ranking), indent=1))
+        else:
+            n, blend = args.fit_abstention.split(",")
+            print(json.dumps(abstention_report(fit, test, int(n), float(blend)), indent=1))
         return 0
     if args.rows is not None:
         return report(json.loads(args.rows.read_text(encoding="utf-8")))

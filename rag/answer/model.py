@@ -212,9 +212,14 @@ class ModelVerdict:
         """The calibrated probability that the chosen sentence answers (what refusal compares)."""
         if not self.scores:
             return 0.0
-        features = (max(_logit(s.probability) for s in self.scores), self.candidates[0].relevance)
+        features = confidence_features([s.probability for s in self.scores], self.candidates[0].relevance)
         z = CONFIDENCE_BIAS + sum(w * f for w, f in zip(CONFIDENCE_WEIGHTS, features))
         return 1.0 / (1.0 + math.exp(-z))
+
+
+def confidence_features(probabilities: list[float], chosen_relevance: float) -> tuple[float, float]:
+    """What the confidence weighs (``CONFIDENCE_WEIGHTS``); eval/answer_sweep.py fits it on the same."""
+    return max(logit(p) for p in probabilities), chosen_relevance
 
 
 def judge_candidates(model: AnswerModel, question: Question, scored: list, sentences, titles: dict[str, str],
@@ -229,12 +234,12 @@ def judge_candidates(model: AnswerModel, question: Question, scored: list, sente
         contexts.append(context_text(titles.get(s.bulletin_id, ""), previous))
         texts.append(s.text)
     scores = model.score(question.asked, contexts, texts)
-    rank = [_logit(s.probability) + HEURISTIC_WEIGHT * c.score for s, c in zip(scores, kept)]
+    rank = [logit(s.probability) + HEURISTIC_WEIGHT * c.score for s, c in zip(scores, kept)]
     order = sorted(range(len(kept)), key=lambda k: -rank[k])
     return ModelVerdict([kept[k] for k in order], [scores[k] for k in order])
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
 
