@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.answer.model import HEURISTIC_WEIGHT, confidence_features, judge_candidates, logit
+from rag.answer.model import Calibration, confidence_features, judge_candidates, logit
 from rag.answer.question import parse_question
 from rag.answer.select import score_sentences
 from rag.config import Settings
@@ -132,9 +133,13 @@ def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend
             out[f"{name} {label}"] = {"auc": round(auc(answerable, removed) or 0.0, 4),
                                       "refused_no_gold_at_10pct": round(_mean([s < t for s in removed]), 4),
                                       "threshold": round(t, 4)}
+    # The engine compares a probability: the learned score's threshold on the fit rows, through the sigmoid.
+    out["calibration"] = Calibration(float(blend), (round(weights[0], 5), round(weights[1], 5)), round(bias, 5),
+                                     round(1 / (1 + math.exp(-out["fit learned"]["threshold"])), 4)).metadata()
     return out
 
 
+BLEND = Calibration().heuristic_weight  # the fixed blend a learned ranker must beat
 RANKING_FEATURES = ("model logit", "heuristic score", "dense", "lexical", "passage")
 
 
@@ -155,7 +160,7 @@ def ranking_report(fit_rows: list[dict], test_rows: list[dict], n: int) -> dict:
     out = {"n": n, "features": RANKING_FEATURES, "weights": [round(w, 5) for w in weights], "bias": round(bias, 5)}
     for name, rows in (("fit", fit), ("test", [r for r in test_rows if not r["no_gold"]])):
         for label, key in (("model", lambda c: logit(c["p"])),
-                           (f"blend {HEURISTIC_WEIGHT:g}", lambda c: logit(c["p"]) + HEURISTIC_WEIGHT * c["score"]),
+                           (f"blend {BLEND:g}", lambda c: logit(c["p"]) + BLEND * c["score"]),
                            ("learned", lambda c: float(np.dot(weights, ranking_features(c))))):
             hits, f1s = [], []
             for r in rows:
@@ -185,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-ranking", type=int, metavar="N", help="with --rows: learn how to rank N candidates "
                         "on those rows and report it on --test-rows too")
     parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
+    parser.add_argument("--write-calibration", type=Path, metavar="ONNX",
+                        help="with --fit-abstention: store the blend, the learned refusal and its threshold in "
+                        "this model file (the model the rows were scored with), where the engine reads them")
     args = parser.parse_args(argv)
     if args.fit_ranking or args.fit_abstention:
         if args.rows is None or args.test_rows is None:
@@ -194,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(ranking_report(fit, test, args.fit_ranking), indent=1))
         else:
             n, blend = args.fit_abstention.split(",")
-            print(json.dumps(abstention_report(fit, test, int(n), float(blend)), indent=1))
+            fitted = abstention_report(fit, test, int(n), float(blend))
+            print(json.dumps(fitted, indent=1))
+            if args.write_calibration is not None:
+                from .export_answer_model import stamp
+
+                stamp(args.write_calibration, fitted["calibration"])
+                print(f"calibration written to {args.write_calibration}", file=sys.stderr)
         return 0
     if args.rows is not None:
         return report(json.loads(args.rows.read_text(encoding="utf-8")))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.model import AnswerModel, decode, encode_pairs, load_tokenizer
+from rag.answer.model import AnswerModel, InputLimits, decode, encode_pairs, load_tokenizer
 from rag.encode.embedding import cpu_features
 from rag.encode.onnx_backend import quantise_int8
 from rag.fileio import write_atomic, write_json_atomic
@@ -60,6 +60,16 @@ def optimise(path: Path, heads: int, hidden: int) -> None:
         root.setLevel(level)
 
 
+def stamp(path: Path, metadata: dict[str, str]) -> None:
+    """Add ``metadata`` to the graph's (where AnswerModel reads its input limits and calibration),
+    replacing the file whole."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    onnx.helper.set_model_props(graph, {**{p.key: p.value for p in graph.metadata_props}, **metadata})
+    write_atomic(path, graph.SerializeToString())
+
+
 def ms_per_batch(model: AnswerModel, tokenizer, pairs, batch: int = 8) -> float:
     """Median milliseconds of one batch of ``batch`` pairs through ``model`` (after one warm-up batch)."""
     times = []
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     state = torch.load(args.run / "model.pt", weights_only=False)
     model = build_model(state["config"]["layers"])
+    limits = InputLimits(**state["config"].get("limits", {}))
     model.load_state_dict(state["model"])
     model.eval()
     with tempfile.TemporaryDirectory(prefix=".export-", dir=args.out.parent) as tmp:
@@ -92,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         export(model, plain)
         config = model.encoder.config
         optimise(plain, config.num_attention_heads, config.hidden_size)
+        stamp(plain, limits.metadata())
         quantise_int8(plain, reduced)
+        stamp(reduced, limits.metadata())
         write_atomic(args.out, reduced.read_bytes())
         val = read_pairs(args.data / "val.jsonl")[:args.val_pairs]
         tokenizer = load_tokenizer()
@@ -100,14 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         speed = {name: ms_per_batch(AnswerModel(path, threads=1), tokenizer, val[:256])
                  for name, path in (("fp32", plain), ("int8", reduced))}
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
-    fp32 = predict(model, tokenizer, val[:args.agreement_pairs])
+    fp32 = predict(model, tokenizer, val[:args.agreement_pairs], limits=limits)
     onnx_model = AnswerModel(args.out, threads=1, span_threshold=0.0)
     t0 = time.perf_counter()
     int8 = []
     for i in range(0, len(val), 8):  # batches of 8: the engine's default candidate count
         part = val[i:i + 8]
         encoded = encode_pairs(tokenizer, [p.question for p in part], [p.context for p in part],
-                               [p.sentence for p in part])
+                               [p.sentence for p in part], limits)
         feed = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask,
                 "token_type_ids": encoded.token_type_ids}
         answer, start, end = onnx_model._session.run(["answer_logit", "start_logits", "end_logits"], feed)

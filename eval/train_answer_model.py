@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.model import decode, encode_pairs, load_tokenizer
+from rag.answer.model import DEFAULT_LIMITS, InputLimits, decode, encode_pairs, load_tokenizer
 from rag.fileio import write_atomic, write_json_atomic
 
 from .answer_data import read_pairs
@@ -90,9 +90,9 @@ def batch_plan(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> l
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def tensors(tokenizer, pairs, torch):
+def tensors(tokenizer, pairs, torch, limits: InputLimits = DEFAULT_LIMITS):
     encoded = encode_pairs(tokenizer, [p.question for p in pairs], [p.context for p in pairs],
-                           [p.sentence for p in pairs])
+                           [p.sentence for p in pairs], limits)
     sentence_mask = np.zeros(encoded.input_ids.shape, dtype=bool)
     for k, (first, offsets) in enumerate(zip(encoded.sentence_start, encoded.sentence_offsets)):
         sentence_mask[k, first:first + len(offsets)] = True
@@ -113,7 +113,8 @@ def loss_of(model, batch, labels, torch):
     return loss
 
 
-def predict(model, tokenizer, pairs, batch_size: int = 64, span_threshold: float = 0.0):
+def predict(model, tokenizer, pairs, batch_size: int = 64, span_threshold: float = 0.0,
+            limits: InputLimits = DEFAULT_LIMITS):
     """Per pair, the model's PairScore (eval mode, no gradients), in the order given."""
     import torch
 
@@ -122,7 +123,7 @@ def predict(model, tokenizer, pairs, batch_size: int = 64, span_threshold: float
     with torch.no_grad():
         for i in range(0, len(pairs), batch_size):
             part = pairs[i:i + batch_size]
-            encoded, inputs, _, _ = tensors(tokenizer, part, torch)
+            encoded, inputs, _, _ = tensors(tokenizer, part, torch, limits)
             answer, start, end = (t.numpy() for t in model(*inputs))
             scores += decode(answer, start, end, encoded, span_threshold)
     return scores
@@ -141,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--layers", type=int, default=6, help="keep the encoder's first N layers")
+    parser.add_argument("--init", type=Path, help="start from a trained run's model.pt (its first --layers "
+                        "layers and its heads) instead of the base encoder: a smaller model from a bigger one")
+    parser.add_argument("--max-tokens", type=int, default=DEFAULT_LIMITS.max_tokens, help="input length limit")
+    parser.add_argument("--max-question-tokens", type=int, default=DEFAULT_LIMITS.max_question)
+    parser.add_argument("--max-sentence-tokens", type=int, default=DEFAULT_LIMITS.max_sentence)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--warmup", type=float, default=0.06, help="share of the steps spent warming up")
@@ -170,7 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         [f"{p.question} {p.context} {p.sentence}" for p in pairs], add_special_tokens=False)])
     per_epoch = -(-len(pairs) // args.batch_size)
     total = args.steps or max(1, int(per_epoch * args.epochs))
+    limits = InputLimits(args.max_tokens, args.max_question_tokens, args.max_sentence_tokens)
     model = build_model(args.layers)
+    if args.init is not None and not args.resume:
+        start = torch.load(args.init / "model.pt", weights_only=False)["model"]
+        kept = {k: v for k, v in start.items() if not k.startswith("encoder.encoder.layer.")
+                or int(k.split(".")[3]) < args.layers}
+        model.load_state_dict(kept)
     # The word embeddings (half of the weights) stay as trained: updating 30k rows with AdamW every
     # step costs as much as a layer, and a few thousand steps would only move the rows they see.
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -189,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         step, trained_s = state["step"], state["trained_s"]
         print(f"resumed at step {step} of {total} ({trained_s / 60:.1f} min trained)", file=sys.stderr)
     print(f"{len(pairs)} pairs, {total} steps of {args.batch_size}, {args.layers} layers, "
-          f"{args.threads} thread(s)", file=sys.stderr)
+          f"{limits.max_tokens} tokens, {args.threads} thread(s)", file=sys.stderr)
     labels_all = torch.tensor([float(p.label) for p in pairs])
     model.train()
     started, last_save, window = time.perf_counter(), time.perf_counter(), []
@@ -199,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         if epoch != plan_epoch:
             plan_epoch, plan = epoch, batch_plan(lengths, args.batch_size, args.seed, epoch)
         rows = plan[step % per_epoch]
-        _, inputs, mask, spans = tensors(tokenizer, [pairs[i] for i in rows], torch)
+        _, inputs, mask, spans = tensors(tokenizer, [pairs[i] for i in rows], torch, limits)
         loss = loss_of(model, (inputs, mask, spans), labels_all[torch.from_numpy(rows)], torch)
         optimizer.zero_grad()
         loss.backward()
@@ -225,11 +237,12 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 3
     config = {"layers": args.layers, "seed": args.seed, "pairs": len(pairs), "steps": total,
-              "batch_size": args.batch_size, "lr": args.lr, "train_minutes": round(elapsed / 60, 1)}
+              "batch_size": args.batch_size, "lr": args.lr, "train_minutes": round(elapsed / 60, 1),
+              "limits": limits.__dict__, "init": str(args.init) if args.init else None}
     _save(args.out / "model.pt", {"model": model.state_dict(), "config": config}, torch)
     val = read_pairs(args.data / "val.jsonl")[:args.val_pairs]
     t0 = time.perf_counter()
-    figures = validation_metrics(val, predict(model, tokenizer, val))
+    figures = validation_metrics(val, predict(model, tokenizer, val, limits=limits))
     figures.update(config=config, val_pairs=len(val), val_seconds=round(time.perf_counter() - t0, 1))
     write_json_atomic(args.out / "val.json", figures)
     print(json.dumps(figures, indent=2))

@@ -66,9 +66,11 @@ class Settings:
     # cross-encoder rescores the heuristic's best ``answer_candidates`` sentences and abstains
     # below ``model_threshold``, its calibrated confidence; calibration in rag/models/MODEL_CARD.md).
     answerer: str = "heuristic"
+    answer_model: str = ""  # empty: the bundled rag/models file; a path: another export (experiments)
     answer_candidates: int = 4  # 2, 4, 8 and 16 pick about as well (README); the model's cost grows with N
-    # Refuses 10% of the answerable questions of the held-out training articles (eval/answer_sweep.py).
-    model_threshold: float = 0.46
+    # None: the threshold calibrated with the model (in its file), the one refusing 10% of the
+    # answerable questions of SQuAD training articles held out of training (eval/answer_sweep.py).
+    model_threshold: float | None = None
     span_threshold: float = 0.1  # the model's short answer is given only when P(start) * P(end) reaches this
     query_threads: int = 1
     index_threads: int = 0  # 0: one per CPU core

@@ -20,12 +20,32 @@ from rag.answer.question import Question
 from rag.answer.select import redundant
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "models" / "answer-minilm.onnx"
-MAX_TOKENS = 96  # the whole input; the sentence keeps its tokens first, then the question, then the context
-MAX_QUESTION_TOKENS = 24
-MAX_SENTENCE_TOKENS = 64
-MAX_TITLE_TOKENS = 10
 MAX_SPAN_TOKENS = 16  # longer short answers are rare in SQuAD (p99 under 16 word pieces)
 CLS, SEP = "[CLS]", "[SEP]"
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """How long a model's input may be, in word pieces. Part of the model: training, export and
+    serving must cut inputs alike, so the ONNX file carries them (``metadata``) and
+    ``AnswerModel`` reads them back. The sentence keeps its tokens first, then the question, then
+    the context (the headline's start and the end of the previous sentence)."""
+
+    max_tokens: int = 96  # the whole input; its cost grows with it (attention and every layer)
+    max_question: int = 24
+    max_sentence: int = 64
+    max_title: int = 10
+
+    def metadata(self) -> dict[str, str]:
+        return {f"limits.{k}": str(v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> InputLimits:
+        """The limits an exported model was trained with; the defaults for files from before they were written."""
+        return cls(**{k: int(metadata[f"limits.{k}"]) for k in cls.__dataclass_fields__ if f"limits.{k}" in metadata})
+
+
+DEFAULT_LIMITS = InputLimits()
 
 
 @dataclass(frozen=True)
@@ -67,12 +87,13 @@ def context_text(title: str, previous: str) -> str:
     return f"{title.strip()} | {previous.strip()}" if previous.strip() else title.strip()
 
 
-def encode_pairs(tokenizer, questions: list[str], contexts: list[str], sentences: list[str]) -> Encoded:
+def encode_pairs(tokenizer, questions: list[str], contexts: list[str], sentences: list[str],
+                 limits: InputLimits = DEFAULT_LIMITS) -> Encoded:
     """Token ids of ``[CLS] question [SEP] context [SEP] sentence [SEP]`` per pair, padded to the longest.
 
-    The sentence is cut at ``MAX_SENTENCE_TOKENS``, the question at ``MAX_QUESTION_TOKENS``; the
-    context fills what is left of ``MAX_TOKENS``, keeping the headline's start and the end of the
-    previous sentence (the words next to the candidate).
+    The sentence and the question are cut at their limits; the context fills what is left of
+    ``limits.max_tokens``, keeping the headline's start and the end of the previous sentence (the
+    words next to the candidate).
     """
     cls_id, sep_id = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
     q_enc = tokenizer.encode_batch(questions, add_special_tokens=False)
@@ -80,12 +101,12 @@ def encode_pairs(tokenizer, questions: list[str], contexts: list[str], sentences
     s_enc = tokenizer.encode_batch(sentences, add_special_tokens=False)
     rows, types, starts, offsets = [], [], [], []
     for q, c, s in zip(q_enc, c_enc, s_enc):
-        q_ids = q.ids[:MAX_QUESTION_TOKENS]
-        s_ids = s.ids[:MAX_SENTENCE_TOKENS]
-        room = max(0, MAX_TOKENS - 4 - len(q_ids) - len(s_ids))
+        q_ids = q.ids[:limits.max_question]
+        s_ids = s.ids[:limits.max_sentence]
+        room = max(0, limits.max_tokens - 4 - len(q_ids) - len(s_ids))
         c_ids = c.ids
         if len(c_ids) > room:
-            head = c_ids[:min(room, MAX_TITLE_TOKENS)]
+            head = c_ids[:min(room, limits.max_title)]
             tail = room - len(head)
             c_ids = head + (c_ids[-tail:] if tail > 0 else [])
         first = [cls_id, *q_ids, sep_id]
@@ -139,10 +160,13 @@ class AnswerModel:
         if not path.is_file():
             from rag.errors import IndexStateError
 
-            raise IndexStateError(f"the answer model {path} is missing: reinstall the package or set "
-                                  f"RAG_ANSWERER=heuristic")
+            fix = "reinstall the package" if path == MODEL_FILE else "check RAG_ANSWER_MODEL"
+            raise IndexStateError(f"the answer model {path} is missing: {fix} or set RAG_ANSWERER=heuristic")
         self._session = cpu_session(path, threads)
         self._inputs = {i.name for i in self._session.get_inputs()}
+        metadata = self._session.get_modelmeta().custom_metadata_map
+        self.limits = InputLimits.from_metadata(metadata)
+        self.calibration = Calibration.from_metadata(metadata)
         self._tokenizer = load_tokenizer()
         self.span_threshold = span_threshold
         self.path = path
@@ -151,7 +175,7 @@ class AnswerModel:
         """Score each (context, sentence) candidate for ``question`` in one batched call."""
         if not sentences:
             return []
-        encoded = encode_pairs(self._tokenizer, [question] * len(sentences), contexts, sentences)
+        encoded = encode_pairs(self._tokenizer, [question] * len(sentences), contexts, sentences, self.limits)
         feed = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask,
                 "token_type_ids": encoded.token_type_ids}
         answer, start, end = self._session.run(["answer_logit", "start_logits", "end_logits"],
@@ -175,25 +199,48 @@ def decode(answer: np.ndarray, start: np.ndarray, end: np.ndarray, encoded: Enco
 # --- choosing the answer with the model ------------------------------------------------------
 
 MODEL_RELATIVE_CUTOFF = 0.5  # further sentences need at least this share of the best probability
-# Candidates are ranked by the model's answer logit plus this weight times the heuristic score
-# (rag/answer/select.py), which knows the passage's rank and the question's rare words. On the
-# held-out SQuAD training articles (500 questions, open-domain, N=4, eval/answer_sweep.py) the
-# model's logit alone picked a sentence holding the answer for 75.2% of questions, with weight 8
-# for 77.0% (span F1 0.570 -> 0.585); weights 2, 16, 32 and 64 did no better. A learned ranker
-# over the heuristic's parts (--fit-ranking) did no better either.
-HEURISTIC_WEIGHT = 8.0
 _SPAN_TRIM = " \t,;:\"'“”‘’"
 
 
-# Whether anything answers: a logistic regression over the best answer logit among the candidates
-# and the chosen sentence's heuristic relevance (what the heuristic abstains on). Learned on 22
-# SQuAD training articles held out of training, 500 questions asked with and 250 without their
-# gold paragraph, N=4 (eval/answer_sweep.py --fit-abstention 4,8); the model alone cannot tell
-# a sentence of the right article that names the same things from the answer as well. Refusals
-# with the gold paragraph removed, at 10% false refusals: 58.8% -> 66.0% on those articles, and
-# 57.2% -> 63.2% on SQuAD dev (13 articles, never used to fit). Figures: rag/models/MODEL_CARD.md.
-CONFIDENCE_WEIGHTS = (0.67202, 7.11937)  # best answer logit, chosen sentence's heuristic relevance
-CONFIDENCE_BIAS = -3.93357
+@dataclass(frozen=True)
+class Calibration:
+    """How the engine reads one model's outputs, fitted for that model on SQuAD training articles
+    held out of its training (eval/answer_sweep.py ``--fit-abstention N,BLEND --write-calibration``,
+    never on SQuAD dev or the project's own questions), and stored in its file's metadata: a
+    retrained or smaller model brings its own.
+
+    - ranking: the model's answer logit plus ``heuristic_weight`` times the heuristic score
+      (rag/answer/select.py), which knows the passage's rank and the question's rare words;
+    - refusal: a logistic regression over the best answer logit among the candidates and the
+      chosen sentence's heuristic relevance (what the heuristic abstains on), compared with
+      ``threshold`` (the one refusing 10% of answerable questions there).
+
+    The defaults are version 2's (rag/models/MODEL_CARD.md), for files from before this was stored.
+    """
+
+    heuristic_weight: float = 8.0
+    confidence_weights: tuple[float, float] = (0.67202, 7.11937)  # best answer logit, chosen relevance
+    confidence_bias: float = -3.93357
+    threshold: float = 0.46
+
+    def metadata(self) -> dict[str, str]:
+        return {"calibration.heuristic_weight": repr(self.heuristic_weight),
+                "calibration.confidence_weights": ",".join(repr(w) for w in self.confidence_weights),
+                "calibration.confidence_bias": repr(self.confidence_bias),
+                "calibration.threshold": repr(self.threshold)}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> Calibration:
+        if "calibration.threshold" not in metadata:
+            return cls()
+        weights = tuple(float(w) for w in metadata["calibration.confidence_weights"].split(","))
+        return cls(float(metadata["calibration.heuristic_weight"]), weights,  # type: ignore[arg-type]
+                   float(metadata["calibration.confidence_bias"]), float(metadata["calibration.threshold"]))
+
+    def confidence(self, probabilities: list[float], chosen_relevance: float) -> float:
+        z = self.confidence_bias + sum(w * f for w, f in zip(self.confidence_weights,
+                                                             confidence_features(probabilities, chosen_relevance)))
+        return 1.0 / (1.0 + math.exp(-z))
 
 
 @dataclass(frozen=True)
@@ -202,6 +249,7 @@ class ModelVerdict:
 
     candidates: list  # the first stage's ScoredSentence objects, in the model's order
     scores: list[PairScore]
+    calibration: Calibration = Calibration()
 
     @property
     def best_probability(self) -> float:
@@ -212,13 +260,11 @@ class ModelVerdict:
         """The calibrated probability that the chosen sentence answers (what refusal compares)."""
         if not self.scores:
             return 0.0
-        features = confidence_features([s.probability for s in self.scores], self.candidates[0].relevance)
-        z = CONFIDENCE_BIAS + sum(w * f for w, f in zip(CONFIDENCE_WEIGHTS, features))
-        return 1.0 / (1.0 + math.exp(-z))
+        return self.calibration.confidence([s.probability for s in self.scores], self.candidates[0].relevance)
 
 
 def confidence_features(probabilities: list[float], chosen_relevance: float) -> tuple[float, float]:
-    """What the confidence weighs (``CONFIDENCE_WEIGHTS``); eval/answer_sweep.py fits it on the same."""
+    """What the confidence weighs (``Calibration.confidence_weights``); eval/answer_sweep.py fits it on the same."""
     return max(logit(p) for p in probabilities), chosen_relevance
 
 
@@ -234,9 +280,10 @@ def judge_candidates(model: AnswerModel, question: Question, scored: list, sente
         contexts.append(context_text(titles.get(s.bulletin_id, ""), previous))
         texts.append(s.text)
     scores = model.score(question.asked, contexts, texts)
-    rank = [logit(s.probability) + HEURISTIC_WEIGHT * c.score for s, c in zip(scores, kept)]
+    weight = model.calibration.heuristic_weight
+    rank = [logit(s.probability) + weight * c.score for s, c in zip(scores, kept)]
     order = sorted(range(len(kept)), key=lambda k: -rank[k])
-    return ModelVerdict([kept[k] for k in order], [scores[k] for k in order])
+    return ModelVerdict([kept[k] for k in order], [scores[k] for k in order], model.calibration)
 
 
 def logit(p: float) -> float:
@@ -244,10 +291,12 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def select_by_model(verdict: ModelVerdict, sentence_vectors: np.ndarray, max_sentences: int, threshold: float,
-                    redundant_cosine: float = 0.9) -> list:
+def select_by_model(verdict: ModelVerdict, sentence_vectors: np.ndarray, max_sentences: int,
+                    threshold: float | None = None, redundant_cosine: float = 0.9) -> list:
     """The best sentence and others nearly as probable and not redundant; none when the verdict's
-    confidence is below ``threshold``."""
+    confidence is below ``threshold`` (None: the model's calibrated one)."""
+    if threshold is None:
+        threshold = verdict.calibration.threshold
     if not verdict.scores or verdict.confidence < threshold:
         return []
     chosen = [verdict.candidates[0]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -56,11 +57,13 @@ def score_sentences(question: Question, ranked_chunks: list[tuple[int, float]], 
     typed = question.typed
     scored = []
     for s, cosine in zip(ids.tolist(), dense.tolist()):
-        topic = term_set(titles.get(sentences[s].bulletin_id, ""))
+        title = titles.get(sentences[s].bulletin_id, "")
+        topic = term_set(title)
         present = term_set(sentences[s].text) | topic
+        families = (_families(sentences[s].text), _families(title))
         # Words the headline does not say are what the question adds: they weigh double.
         weights = {t: w * (1.0 if t in topic else FOCUS_WEIGHT) for t, w in idf.items()}
-        coverage = sum(w for t, w in weights.items() if _says(t, present)) / (sum(weights.values()) or 1.0)
+        coverage = sum(w for t, w in weights.items() if _says(t, present, families)) / (sum(weights.values()) or 1.0)
         fits = typed and find_span(question, sentences[s].text, strict=True) is not None
         relevance = W_DENSE * cosine + W_LEXICAL * coverage + W_PASSAGE * prior[s]
         scored.append(ScoredSentence(s, relevance + W_TYPE * fits, relevance, cosine, coverage, prior[s], fits))
@@ -68,14 +71,24 @@ def score_sentences(question: Question, ranked_chunks: list[tuple[int, float]], 
     return scored
 
 
-def _says(term: str, present: set[str]) -> bool:
+def _says(term: str, present: frozenset[str], families: tuple[frozenset[str], ...]) -> bool:
     """``term`` or a word of the same family: stems that start alike ("lead" and "leader", which
-    the stemmer keeps apart), the shorter of at least ``MIN_FAMILY_STEM`` letters."""
+    the stemmer keeps apart), the shorter of at least ``MIN_FAMILY_STEM`` letters. ``families``
+    holds the present words' long prefixes (``_families``), so each test is a set lookup: this
+    runs for every question word against every retrieved sentence."""
     if term in present:
         return True
     if len(term) < MIN_FAMILY_STEM:
         return False
-    return any(len(p) >= MIN_FAMILY_STEM and (p.startswith(term) or term.startswith(p)) for p in present)
+    if any(term in family for family in families):  # a present word starts with the term
+        return True
+    return any(term[:k] in present for k in range(MIN_FAMILY_STEM, len(term)))  # the term starts with one
+
+
+@lru_cache(maxsize=1 << 16)
+def _families(text: str) -> frozenset[str]:
+    """Every prefix of at least ``MIN_FAMILY_STEM`` letters of ``text``'s terms, kept per text."""
+    return frozenset(t[:k] for t in term_set(text) for k in range(MIN_FAMILY_STEM, len(t) + 1))
 
 
 def select_sentences(scored: list[ScoredSentence], sentence_vectors: np.ndarray, max_sentences: int,

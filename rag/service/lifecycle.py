@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.answer.model import AnswerModel
+from rag.answer.model import MODEL_FILE, AnswerModel
 from rag.config import Settings
 from rag.encode.embedding import Embedder
 from rag.errors import CorpusError, IndexStateError, StaleRecordsError
@@ -53,7 +53,8 @@ def load_answer_model(settings: Settings) -> AnswerModel | None:
     """The trained answer model when the settings ask for it (loaded once per engine family)."""
     if settings.answerer != "model":
         return None
-    return AnswerModel(threads=settings.query_threads, span_threshold=settings.span_threshold)
+    return AnswerModel(settings.answer_model or MODEL_FILE, threads=settings.query_threads,
+                       span_threshold=settings.span_threshold)
 
 
 def read_sources(settings: Settings) -> list[SourceFile]:

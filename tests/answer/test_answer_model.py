@@ -10,7 +10,15 @@ import pytest
 
 from eval import answer_data
 from eval.answer_eval import auc, threshold_for_false_refusals
-from rag.answer.model import MAX_TOKENS, MODEL_FILE, AnswerModel, best_span, encode_pairs, load_tokenizer
+from rag.answer.model import (
+    DEFAULT_LIMITS,
+    MODEL_FILE,
+    AnswerModel,
+    InputLimits,
+    best_span,
+    encode_pairs,
+    load_tokenizer,
+)
 from rag.service.lifecycle import open_engine
 
 QUESTION = "When did the committee approve the new carbon market rules?"
@@ -42,11 +50,13 @@ def test_the_span_is_verbatim_inside_the_sentence(model):
     assert "2021" in ANSWER_SENTENCE[start:end]
 
 
-def test_inputs_stay_short_and_offsets_slice_the_sentence():
+@pytest.mark.parametrize("limits", [DEFAULT_LIMITS, InputLimits(max_tokens=48, max_question=12, max_sentence=30)])
+def test_inputs_stay_short_and_offsets_slice_the_sentence(limits):
     tokenizer = load_tokenizer()
     long = " ".join(["word"] * 300) + "."
-    encoded = encode_pairs(tokenizer, [QUESTION, long], ["Title | " + long, "Title"], [ANSWER_SENTENCE, long])
-    assert encoded.input_ids.shape[1] <= MAX_TOKENS
+    encoded = encode_pairs(tokenizer, [QUESTION, long], ["Title | " + long, "Title"], [ANSWER_SENTENCE, long], limits)
+    assert encoded.input_ids.shape[1] == limits.max_tokens  # the long pair fills it exactly
+    assert len(encoded.sentence_offsets[1]) == limits.max_sentence
     for k, sentence in enumerate([ANSWER_SENTENCE, long]):
         first, offsets = encoded.sentence_start[k], encoded.sentence_offsets[k]
         ids = encoded.input_ids[k, first:first + len(offsets)]
@@ -74,6 +84,13 @@ def test_engine_with_the_model_answers_and_cites_exactly(settings, embedder, eng
     assert "confidence" not in rows[-1] or len(rows) == 1  # refusal reads the chosen sentence's only
     heuristic = model_engine.ask(row["question"], answerer="heuristic")
     assert heuristic.question == row["question"].strip()
+
+
+def test_a_missing_answer_model_file_is_named_in_a_clear_error(settings, embedder, tmp_path):
+    from rag.errors import IndexStateError
+
+    with pytest.raises(IndexStateError, match="RAG_ANSWER_MODEL"):
+        open_engine(settings.with_(answerer="model", answer_model=str(tmp_path / "none.onnx")), embedder)
 
 
 TINY = {"data": [
@@ -147,3 +164,25 @@ def test_the_held_out_articles_are_written_as_a_squad_file_for_rag_eval(tmp_path
     val_pairs = answer_data.read_pairs(tmp_path / "data" / "val.jsonl")
     assert {written_article["title"] for written_article in written} == {
         TINY["data"][p.article]["title"] for p in val_pairs}
+
+
+def test_limits_travel_in_the_model_file_metadata():
+    limits = InputLimits(max_tokens=64, max_question=20, max_sentence=48)
+    assert InputLimits.from_metadata(limits.metadata()) == limits
+    assert InputLimits.from_metadata({"producer": "x"}) == DEFAULT_LIMITS  # files written before limits were
+
+
+def test_a_model_file_carries_its_limits_and_calibration(tmp_path):
+    from eval.export_answer_model import stamp
+    from rag.answer.model import Calibration
+
+    copy = tmp_path / "answer.onnx"
+    copy.write_bytes(MODEL_FILE.read_bytes())
+    limits = InputLimits(max_tokens=64, max_question=20, max_sentence=48)
+    calibration = Calibration(4.0, (0.5, 6.0), -3.0, 0.4)
+    stamp(copy, {**limits.metadata(), **calibration.metadata()})
+    model = AnswerModel(copy, threads=1)
+    assert (model.limits, model.calibration) == (limits, calibration)
+    assert model.score(QUESTION, ["Title"], [ANSWER_SENTENCE])[0].probability > 0.5
+    assert Calibration.from_metadata({}) == Calibration()  # files from before calibration was stored
+    assert calibration.confidence([0.9], 0.8) > calibration.confidence([0.1], 0.8)
