@@ -136,7 +136,10 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
             latencies.append((time.perf_counter() - t) * 1000)
             answer_ms.append(result.timings_ms["answer"])
         rows[label] = {**percentiles(latencies), "answer_p50_ms": round(float(np.median(answer_ms)), 2)}
+    model = engine.answer_model
     return {"cpu_features": cpu_features(), "query_threads": settings.query_threads, "load_average": os.getloadavg()[0],
+            "answer_model": {"file": model.path.name, "bytes": model.path.stat().st_size,
+                             "limits": model.limits.__dict__},
             "by_answerer": rows}
 
 

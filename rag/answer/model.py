@@ -215,13 +215,14 @@ class Calibration:
       chosen sentence's heuristic relevance (what the heuristic abstains on), compared with
       ``threshold`` (the one refusing 10% of answerable questions there).
 
-    The defaults are version 2's (rag/models/MODEL_CARD.md), for files from before this was stored.
+    The defaults are version 2's (rag/models/MODEL_CARD.md), for files from before this was stored:
+    fitted at N=2 candidates (``--fit-abstention 2,8``, the engine's ``answer_candidates``).
     """
 
     heuristic_weight: float = 8.0
-    confidence_weights: tuple[float, float] = (0.67202, 7.11937)  # best answer logit, chosen relevance
-    confidence_bias: float = -3.93357
-    threshold: float = 0.46
+    confidence_weights: tuple[float, float] = (0.65873, 7.1703)  # best answer logit, chosen relevance
+    confidence_bias: float = -3.84485
+    threshold: float = 0.4314
 
     def metadata(self) -> dict[str, str]:
         return {"calibration.heuristic_weight": repr(self.heuristic_weight),
