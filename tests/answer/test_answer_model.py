@@ -186,3 +186,27 @@ def test_a_model_file_carries_its_limits_and_calibration(tmp_path):
     assert model.score(QUESTION, ["Title"], [ANSWER_SENTENCE])[0].probability > 0.5
     assert Calibration.from_metadata({}) == Calibration()  # files from before calibration was stored
     assert calibration.confidence([0.9], 0.8) > calibration.confidence([0.1], 0.8)
+
+
+def test_the_recipe_trains_resumes_shrinks_and_exports_a_model_that_reads_its_limits(tmp_path):
+    """Train a few steps, stop on time and resume, make a 1-layer 48-token model from it with
+    --init, export that, and load it: the file carries the limits it was trained with."""
+    from eval import export_answer_model, train_answer_model
+
+    squad, data = tmp_path / "tiny.json", tmp_path / "data"
+    squad.write_text(json.dumps(TINY), encoding="utf-8")
+    assert answer_data.main(["--squad", str(squad), "--out", str(data), "--seed", "3", "--held-out", "0.34"]) == 0
+    big, small = tmp_path / "big", tmp_path / "small"
+    common = ["--data", str(data), "--threads", "1", "--batch-size", "4", "--steps", "3"]
+    assert train_answer_model.main([*common, "--out", str(big), "--layers", "2", "--minutes", "0"]) == 3  # time up
+    assert (big / "checkpoint.pt").is_file() and not (big / "model.pt").exists()
+    assert train_answer_model.main([*common, "--out", str(big), "--layers", "2", "--resume"]) == 0
+    assert train_answer_model.main([*common, "--out", str(small), "--layers", "1", "--init", str(big),
+                                    "--max-tokens", "48", "--max-sentence-tokens", "30"]) == 0
+    out = tmp_path / "small.onnx"
+    assert export_answer_model.main(["--run", str(small), "--data", str(data), "--out", str(out),
+                                     "--val-pairs", "16", "--agreement-pairs", "16"]) == 0
+    model = AnswerModel(out, threads=1)
+    assert model.limits == InputLimits(max_tokens=48, max_sentence=30)
+    scores = model.score(QUESTION, ["Title", "Title"], [ANSWER_SENTENCE, " ".join(["word"] * 80)])
+    assert len(scores) == 2 and all(0 <= s.probability <= 1 for s in scores)
