@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         config = model.encoder.config
         optimise(plain, config.num_attention_heads, config.hidden_size)
         stamp(plain, limits.metadata())
-        quantise_int8(plain, reduced)
-        stamp(reduced, limits.metadata())
+        quantise_int8(plain, reduced)  # keeps the graph's metadata
         write_atomic(args.out, reduced.read_bytes())
         val = read_pairs(args.data / "val.jsonl")[:args.val_pairs]
         tokenizer = load_tokenizer()
