@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=6, help="keep the encoder's first N layers")
     parser.add_argument("--init", type=Path, help="start from a trained run's model.pt (its first --layers "
                         "layers and its heads) instead of the base encoder: a smaller model from a bigger one")
+    parser.add_argument("--skip-batches", type=int, default=0, help="start after the first N batches of the "
+                        "seed's plan: with --init from a run of the same --seed and --batch-size that stopped after "
+                        "N steps, train on the pairs it never saw")
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_LIMITS.max_tokens, help="input length limit")
     parser.add_argument("--max-question-tokens", type=int, default=DEFAULT_LIMITS.max_question)
     parser.add_argument("--max-sentence-tokens", type=int, default=DEFAULT_LIMITS.max_sentence)
@@ -175,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     lengths = np.array([len(e.ids) for e in tokenizer.encode_batch(
         [f"{p.question} {p.context} {p.sentence}" for p in pairs], add_special_tokens=False)])
     per_epoch = -(-len(pairs) // args.batch_size)
-    total = args.steps or max(1, int(per_epoch * args.epochs))
+    if not 0 <= args.skip_batches < per_epoch * args.epochs:
+        parser.error(f"--skip-batches must lie in 0..{int(per_epoch * args.epochs) - 1}")
+    total = args.steps or max(1, int(per_epoch * args.epochs) - args.skip_batches)
     limits = InputLimits(args.max_tokens, args.max_question_tokens, args.max_sentence_tokens)
     model = build_model(args.layers)
     if args.init is not None and not args.resume:
@@ -200,17 +205,19 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_rng_state(state["rng"])
         step, trained_s = state["step"], state["trained_s"]
         print(f"resumed at step {step} of {total} ({trained_s / 60:.1f} min trained)", file=sys.stderr)
-    print(f"{len(pairs)} pairs, {total} steps of {args.batch_size}, {args.layers} layers, "
+    print(f"{len(pairs)} pairs, {total} steps of {args.batch_size} after {args.skip_batches} skipped, "
+          f"{args.layers} layers, "
           f"{limits.max_tokens} tokens, {args.threads} thread(s)", file=sys.stderr)
     labels_all = torch.tensor([float(p.label) for p in pairs])
     model.train()
     started, last_save, window = time.perf_counter(), time.perf_counter(), []
     plan_epoch, plan = -1, []
     while step < total:
-        epoch = step // per_epoch
+        position = args.skip_batches + step
+        epoch = position // per_epoch
         if epoch != plan_epoch:
             plan_epoch, plan = epoch, batch_plan(lengths, args.batch_size, args.seed, epoch)
-        rows = plan[step % per_epoch]
+        rows = plan[position % per_epoch]
         _, inputs, mask, spans = tensors(tokenizer, [pairs[i] for i in rows], torch, limits)
         loss = loss_of(model, (inputs, mask, spans), labels_all[torch.from_numpy(rows)], torch)
         optimizer.zero_grad()
@@ -238,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             return 3
     config = {"layers": args.layers, "seed": args.seed, "pairs": len(pairs), "steps": total,
               "batch_size": args.batch_size, "lr": args.lr, "train_minutes": round(elapsed / 60, 1),
-              "limits": limits.__dict__, "init": str(args.init) if args.init else None}
+              "limits": limits.__dict__, "init": str(args.init) if args.init else None,
+              "skip_batches": args.skip_batches}
     _save(args.out / "model.pt", {"model": model.state_dict(), "config": config}, torch)
     val = read_pairs(args.data / "val.jsonl")[:args.val_pairs]
     t0 = time.perf_counter()

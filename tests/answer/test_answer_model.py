@@ -190,7 +190,10 @@ def test_a_model_file_carries_its_limits_and_calibration(tmp_path):
 
 def test_the_recipe_trains_resumes_shrinks_and_exports_a_model_that_reads_its_limits(tmp_path):
     """Train a few steps, stop on time and resume, make a 1-layer 48-token model from it with
-    --init, export that, and load it: the file carries the limits it was trained with."""
+    --init (on the batches the first run never reached), export that, and load it: the file
+    carries the limits it was trained with."""
+    import torch
+
     from eval import export_answer_model, train_answer_model
 
     squad, data = tmp_path / "tiny.json", tmp_path / "data"
@@ -201,8 +204,11 @@ def test_the_recipe_trains_resumes_shrinks_and_exports_a_model_that_reads_its_li
     assert train_answer_model.main([*common, "--out", str(big), "--layers", "2", "--minutes", "0"]) == 3  # time up
     assert (big / "checkpoint.pt").is_file() and not (big / "model.pt").exists()
     assert train_answer_model.main([*common, "--out", str(big), "--layers", "2", "--resume"]) == 0
+    with pytest.raises(SystemExit):  # past the end of the data
+        train_answer_model.main([*common, "--out", str(small), "--skip-batches", "100000"])
     assert train_answer_model.main([*common, "--out", str(small), "--layers", "1", "--init", str(big),
-                                    "--max-tokens", "48", "--max-sentence-tokens", "30"]) == 0
+                                    "--skip-batches", "3", "--max-tokens", "48", "--max-sentence-tokens", "30"]) == 0
+    assert torch.load(small / "model.pt", weights_only=False)["config"]["skip_batches"] == 3
     out = tmp_path / "small.onnx"
     assert export_answer_model.main(["--run", str(small), "--data", str(data), "--out", str(out),
                                      "--val-pairs", "16", "--agreement-pairs", "16"]) == 0
