@@ -206,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         step, trained_s = state["step"], state["trained_s"]
         print(f"resumed at step {step} of {total} ({trained_s / 60:.1f} min trained)", file=sys.stderr)
     print(f"{len(pairs)} pairs, {total} steps of {args.batch_size} after {args.skip_batches} skipped, "
-          f"{args.layers} layers, "
-          f"{limits.max_tokens} tokens, {args.threads} thread(s)", file=sys.stderr)
+          f"{args.layers} layers, {limits.max_tokens} tokens, {args.threads} thread(s)", file=sys.stderr)
     labels_all = torch.tensor([float(p.label) for p in pairs])
     model.train()
     started, last_save, window = time.perf_counter(), time.perf_counter(), []
