@@ -67,37 +67,74 @@ def split_articles(n_articles: int, held_out: float, seed: int) -> tuple[list[in
 
 def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_per_article: int = 16,
                 questions_per_paragraph: int = 2, para_negatives: int = 1, hard_negatives: int = 1,
-                swap_share: float = 0.3, validation: bool = False) -> list[Pair]:
+                swap_share: float = 0.3, validation: bool = False, draws: str = "sequential",
+                workers: int = 1) -> list[Pair]:
     """Pairs for the given articles. ``validation``: every sentence of the gold paragraph and
-    three hard negatives per question, so that selection can be scored over a whole paragraph."""
-    rng = random.Random(seed)
+    three hard negatives per question, so that selection can be scored over a whole paragraph.
+    ``para_negatives`` < 0 keeps every other sentence of the gold paragraph.
+
+    ``draws``: "sequential" draws every article from one ``Random(seed)`` in turn (the data of
+    answer model versions 1 to 3); "per-article" gives each article its own
+    ``Random(f"{seed}:{article}")``, so that ``workers`` processes can build articles at once and
+    the pairs do not depend on how many there are."""
+    options = dict(paragraphs_per_article=paragraphs_per_article, questions_per_paragraph=questions_per_paragraph,
+                   para_negatives=para_negatives, hard_negatives=hard_negatives, swap_share=swap_share,
+                   validation=validation)
+    if draws == "sequential":
+        rng = random.Random(seed)
+        return [p for a in articles for p in _article_pairs(data[a], a, rng, **options)]
+    if draws != "per-article":
+        raise ValueError(f"draws must be 'sequential' or 'per-article', not {draws!r}")
+    jobs = [(a, f"{seed}:{a}", options) for a in articles]
+    if workers <= 1 or len(jobs) < 2:
+        return [p for job in jobs for p in _article_job(job, data)]
+    import multiprocessing
+
+    global _DATA
+    _DATA = data  # handed to forked workers without pickling the whole file per task
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [p for part in pool.imap(_article_job, jobs, chunksize=4) for p in part]
+    finally:
+        _DATA = None
+
+
+_DATA: list[dict] | None = None
+
+
+def _article_job(job, data: list[dict] | None = None) -> list[Pair]:
+    a, seed, options = job
+    return _article_pairs((data or _DATA)[a], a, random.Random(seed), **options)
+
+
+def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_article: int,
+                   questions_per_paragraph: int, para_negatives: int, hard_negatives: int, swap_share: float,
+                   validation: bool) -> list[Pair]:
     pairs: list[Pair] = []
-    for a in articles:
-        article = data[a]
-        title = article.get("title", "").replace("_", " ")
-        chosen = sorted(rng.sample(range(len(article["paragraphs"])),
-                                   min(paragraphs_per_article, len(article["paragraphs"]))))
-        sentences: list[_Sentence] = []
-        spans: dict[int, list[tuple[int, int]]] = {}
-        texts: dict[int, str] = {}
-        for p in chosen:
-            text = " ".join(article["paragraphs"][p]["context"].split())
-            texts[p] = text
-            spans[p] = split_sentences(text, 0, len(text))
-            previous = ""
-            for s, e in spans[p]:
-                sentences.append(_Sentence(p, text[s:e], previous))
-                previous = text[s:e]
-        lexical = LexicalIndex([s.text for s in sentences])
-        article_names = _names(" ".join(texts.values()))
-        for p in chosen:
-            qas = article["paragraphs"][p]["qas"]
-            picked = qas if validation else rng.sample(qas, min(questions_per_paragraph, len(qas)))
-            for qa in picked:
-                pairs += _pairs_for(qa, a, title, p, texts[p], spans[p], sentences, lexical, article_names, rng,
-                                    para_negatives=None if validation else para_negatives,
-                                    hard_negatives=3 if validation else hard_negatives,
-                                    swap=validation or rng.random() < swap_share)
+    title = article.get("title", "").replace("_", " ")
+    chosen = sorted(rng.sample(range(len(article["paragraphs"])),
+                               min(paragraphs_per_article, len(article["paragraphs"]))))
+    sentences: list[_Sentence] = []
+    spans: dict[int, list[tuple[int, int]]] = {}
+    texts: dict[int, str] = {}
+    for p in chosen:
+        text = " ".join(article["paragraphs"][p]["context"].split())
+        texts[p] = text
+        spans[p] = split_sentences(text, 0, len(text))
+        previous = ""
+        for s, e in spans[p]:
+            sentences.append(_Sentence(p, text[s:e], previous))
+            previous = text[s:e]
+    lexical = LexicalIndex([s.text for s in sentences])
+    article_names = _names(" ".join(texts.values()))
+    for p in chosen:
+        qas = article["paragraphs"][p]["qas"]
+        picked = qas if validation else rng.sample(qas, min(questions_per_paragraph, len(qas)))
+        for qa in picked:
+            pairs += _pairs_for(qa, a, title, p, texts[p], spans[p], sentences, lexical, article_names, rng,
+                                para_negatives=None if validation or para_negatives < 0 else para_negatives,
+                                hard_negatives=3 if validation else hard_negatives,
+                                swap=validation or rng.random() < swap_share)
     return pairs
 
 
@@ -188,13 +225,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions-per-paragraph", type=int, default=2)
     parser.add_argument("--val-paragraphs-per-article", type=int, default=4)
     parser.add_argument("--swap-share", type=float, default=0.3, help="share of questions also made unanswerable")
+    parser.add_argument("--para-negatives", type=int, default=1,
+                        help="other sentences of the gold paragraph per question (-1: all of them)")
+    parser.add_argument("--hard-negatives", type=int, default=1, help="best BM25 sentences of other paragraphs")
+    parser.add_argument("--draws", choices=("sequential", "per-article"), default="sequential",
+                        help="one random stream for all training articles (versions 1 to 3), or one per article")
+    parser.add_argument("--workers", type=int, default=1, help="processes building articles (--draws per-article)")
     parser.add_argument("--val-squad", type=Path, help="also write the held-out articles here as a SQuAD file, "
                         "for `rag eval --squad` (open-domain figures on articles the model never saw)")
     args = parser.parse_args(argv)
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     train_ids, val_ids = split_articles(len(data), args.held_out, args.seed)
     train = build_pairs(data, train_ids, args.seed, paragraphs_per_article=args.paragraphs_per_article,
-                        questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share)
+                        questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share,
+                        para_negatives=args.para_negatives, hard_negatives=args.hard_negatives, draws=args.draws,
+                        workers=args.workers)
     val = build_pairs(data, val_ids, args.seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
                       questions_per_paragraph=1, validation=True)
     write_pairs(train, args.out / "train.jsonl")
