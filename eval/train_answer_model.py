@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     if device.type == "cuda":
+        if not torch.cuda.is_available():
+            parser.error("--device cuda: no GPU is visible here (use --device cpu or auto)")
         torch.backends.cuda.matmul.allow_tf32 = True
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else None
     tokenizer = load_tokenizer(args.base)

@@ -305,3 +305,15 @@ def test_a_listwise_run_tokenises_once_fits_its_minutes_and_names_its_base(tmp_p
     config = torch.load(run / "model.pt", weights_only=False)["config"]
     assert config["listwise"] == 4 and config["steps"] == 111  # shortened after its timed steps: no minutes left
     assert json.loads((run / "val.json").read_text())["questions"] > 0
+
+
+def test_asking_for_a_gpu_where_there_is_none_is_a_clear_error(tmp_path, capsys):
+    import torch
+
+    from eval import train_answer_model
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit):
+        train_answer_model.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--device", "cuda"])
+    assert "no GPU is visible" in capsys.readouterr().err
