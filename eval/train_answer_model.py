@@ -106,6 +106,7 @@ class EncodedPairs:
     def __init__(self, ids, starts, first, sentence_start, sentence_len, spans):
         self.ids, self.starts, self.first = ids, starts, first
         self.sentence_start, self.sentence_len, self.spans = sentence_start, sentence_len, spans
+        self.lengths = np.diff(starts)  # once: every step reads it
 
     @classmethod
     def build(cls, tokenizer, pairs, limits: InputLimits, chunk: int = 4096) -> EncodedPairs:
@@ -141,12 +142,9 @@ class EncodedPairs:
         write_atomic(path, buffer.getvalue())
         return made
 
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.starts)
-
     def batch(self, rows: np.ndarray, torch):
         """Padded (input_ids, attention_mask, token_type_ids), the sentence mask and span labels of ``rows``."""
-        n = self.lengths()[rows]
+        n = self.lengths[rows]
         width = int(n.max())
         ids = np.zeros((len(rows), width), dtype=np.int64)
         types = np.zeros_like(ids)
