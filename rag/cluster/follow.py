@@ -26,7 +26,7 @@ from rag.index.manifest import Manifest, parse_manifest
 from rag.ingest.files import SourceFile, file_hash, read_source
 from rag.records import Bulletin
 from rag.service.engine import Engine
-from rag.service.lifecycle import read_sources, relabel_extracted, verify
+from rag.service.lifecycle import load_answer_model, read_sources, relabel_extracted, verify
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # reading a 30-byte file five times a second costs nothing
@@ -121,7 +121,8 @@ def open_current(settings: Settings, embedder: Embedder, previous: Engine | None
                 continue  # switched while read: read the new one
             files = _files_of(settings, index, previous)
             verify(index, files)
-            return Engine(settings, embedder, files, index, previous.answer_model if previous else None), name
+            answer_model = previous.answer_model if previous else load_answer_model(settings)
+            return Engine(settings, embedder, files, index, answer_model), name
         except IndexStateError:
             if attempt == LOAD_ATTEMPTS - 1:
                 raise
