@@ -87,7 +87,7 @@ class Engine:
         if answerer == "model" and parsed.lang == "en":  # the model reads English questions only
             verdict = judge_candidates(self.answer_model, parsed, scored, index.sentences, self.titles,
                                        self.settings.answer_candidates)
-            chosen = select_by_model(verdict, index.sentence_vectors, self.settings.max_sentences,
+            chosen = select_by_model(verdict, scored, index.sentence_vectors, self.settings.max_sentences,
                                      self.settings.model_threshold)
             answer = compose_answer(parsed, chosen, index.sentences, self.bulletins, c.passages)
             if chosen:

@@ -140,8 +140,29 @@ def test_refusal_weighs_the_model_and_the_heuristic_relevance():
     assert verdict(0.5, 0.8).confidence > verdict(0.5, 0.2).confidence  # and so does the relevance
     vectors = np.eye(1, dtype=np.float32)
     threshold = (sure.confidence + unsure.confidence) / 2
-    assert select_by_model(sure, vectors, 3, threshold) and not select_by_model(unsure, vectors, 3, threshold)
+    assert select_by_model(sure, sure.candidates, vectors, 3, threshold)
+    assert not select_by_model(unsure, unsure.candidates, vectors, 3, threshold)
     assert ModelVerdict([], []).confidence == 0.0
+
+
+def test_sentences_the_model_did_not_read_follow_by_the_heuristic_rule():
+    from rag.answer.model import ModelVerdict, PairScore, select_by_model
+    from rag.answer.select import RELATIVE_CUTOFF, ScoredSentence
+
+    def scored(index: int, score: float) -> ScoredSentence:
+        return ScoredSentence(index, score, score, score, 0.0, 1.0, False)
+
+    first_stage = [scored(0, 0.80), scored(1, 0.79), scored(2, 0.78), scored(3, 0.77),
+                   scored(4, RELATIVE_CUTOFF * 0.80 - 0.01)]
+    # the model read the first two, and found only the second one answers
+    verdict = ModelVerdict([first_stage[1], first_stage[0]], [PairScore(0.9, None, 0.0, 0.0, 0.0),
+                                                               PairScore(0.1, None, 0.0, 0.0, 0.0)])
+    vectors = np.eye(5, dtype=np.float32)
+    chosen = [c.index for c in select_by_model(verdict, first_stage, vectors, 3, 0.0)]
+    assert chosen == [1, 2, 3]  # not 0, which the model read and rejected; 4 scores too low
+    assert [c.index for c in select_by_model(verdict, first_stage, vectors, 2, 0.0)] == [1, 2]
+    vectors[2] = vectors[1]  # sentence 2 says what sentence 1 says
+    assert [c.index for c in select_by_model(verdict, first_stage, vectors, 3, 0.0)] == [1, 3]
 
 
 def test_refusal_figures():
