@@ -28,9 +28,9 @@ router = APIRouter(include_in_schema=False)
 PAGE = Template((Path(__file__).parent / "templates" / "page.html").read_text(encoding="utf-8"))
 # Starter questions about the bundled digest (seeds/): the page offers them, the widget shows them as buttons.
 SUGGESTIONS = (
-    "Who leads the National Carbon Neutrality Science and Technology Expert Committee?",
-    "Where did the IPCC release its Synthesis Report?",
     "Who presided over the first meeting of the expert committee?",
+    "Where did the IPCC release its Synthesis Report?",
+    "When was the expert committee established?",
 )
 EXCERPT_CHARS = 240
 
