@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--explain", action="store_true", help="show each candidate sentence's score")
-    p.add_argument("--answerer", choices=ANSWERERS, help="heuristic or model (env RAG_ANSWERER)")
+    p.add_argument("--answerer", choices=ANSWERERS, help="model (the default) or heuristic (env RAG_ANSWERER)")
     p.set_defaults(run=_ask)
 
     p = sub.add_parser("serve", help="run the HTTP API and the chat widget")
