@@ -189,7 +189,7 @@ def _citations(answer: ChatAnswer) -> list[dict]:
 def _extras(answer: ChatAnswer) -> dict:
     """Fields beside the protocol's own, ignored by its clients."""
     return {"citations": _citations(answer), "abstained": answer.abstained,
-            "searched_question": answer.searched_question}
+            "confidence": answer.confidence, "searched_question": answer.searched_question}
 
 
 def _completion(answer: ChatAnswer, content: str, usage: dict, created: int, cid: str) -> dict:

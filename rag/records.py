@@ -69,6 +69,9 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     lang: str = "en"  # the question's language (rag/answer/multilingual.py); quotes are always the bulletins' own
+    # The answer model's calibrated probability that the first sentence answers (it refuses below
+    # its threshold); None where the heuristic answered (RAG_ANSWERER=heuristic, or a question not in English).
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -92,7 +92,7 @@ class Engine:
             answer = compose_answer(parsed, chosen, index.sentences, self.bulletins, c.passages)
             if chosen:
                 answer = replace(answer, span=model_span(verdict, index.sentences))
-            answer = replace(answer, lang=parsed.lang)
+            answer = replace(answer, lang=parsed.lang, confidence=round(verdict.confidence, 4))
         else:
             threshold = (self.settings.abstain_threshold if parsed.lang == "en"
                          else self.settings.cross_lingual_threshold)

@@ -61,6 +61,13 @@ def test_ask_with_filters_and_modes(client):
     assert {dates[p["bulletin_id"]] for p in data["passages"]} <= {"--03-20", "--03-30"}
 
 
+def test_ask_says_how_sure_the_model_is(client):
+    answered = client.post("/ask", json={"question": IPCC}).json()
+    refused = client.post("/ask", json={"question": "Who won the 2022 FIFA World Cup?"}).json()
+    assert not answered["abstained"] and refused["abstained"]
+    assert 0.0 <= refused["confidence"] < answered["confidence"] <= 1.0
+
+
 def test_search_returns_ranked_passages(client):
     passages = client.post("/search", json={"question": IPCC, "top_k": 3}).json()
     assert 1 <= len(passages) <= 3 and passages[0]["title"].startswith("IPCC")

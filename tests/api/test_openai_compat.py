@@ -105,7 +105,7 @@ def test_a_follow_up_turn(client, engine):
     messages = [{"role": "system", "content": "You are a helpful assistant."},
                 {"role": "user", "content": COMMITTEE}]
     first = client.chat.completions.create(model=MODEL_ID, messages=messages)
-    assert not first.model_extra["abstained"]
+    assert not first.model_extra["abstained"] and 0.0 < first.model_extra["confidence"] <= 1.0
     assert_citations_slice_back(engine, first.model_extra["citations"])
     messages += [{"role": "assistant", "content": first.choices[0].message.content},
                  {"role": "user", "content": [{"type": "text", "text": FOLLOW_UP}]}]

@@ -50,6 +50,9 @@ def test_committee_question_cites_liu_zhongmin(engine):
     # but Liu Zhongmin's sentence, the first stage's best, still follows it as support.
     model = engine.ask(QUESTIONS[0][0], answerer="model")
     assert not model.abstained and "Liu Zhongmin" in model.answer
+    # how sure: the model's calibrated confidence, above the threshold it refuses below; none from the heuristic
+    assert heuristic.confidence is None
+    assert engine.answer_model.calibration.threshold <= model.confidence <= 1.0
     for answer in (heuristic, model):
         assert answer.citations[0].title.startswith("The National carbon neutrality Science and Technology Expert")
         assert_citations_slice_back(answer)
@@ -88,8 +91,9 @@ def test_every_mode_answers_and_respects_filters(engine):
 
 def test_response_object_serialises_to_the_documented_shape(engine):
     data = json.loads(json.dumps(engine.ask(QUESTIONS[1][0]).to_dict()))
-    assert set(data) == {"question", "answer", "span", "abstained", "citations", "passages", "timings_ms", "lang"}
-    assert data["lang"] == "en"
+    assert set(data) == {"question", "answer", "span", "abstained", "citations", "passages", "timings_ms", "lang",
+                         "confidence"}
+    assert data["lang"] == "en" and isinstance(data["confidence"], float)
     assert set(data["citations"][0]) == {"n", "bulletin_id", "title", "source", "char_start", "char_end", "quote",
                                          "text_source", "page"}
     assert set(data["passages"][0]) == {"bulletin_id", "title", "source", "char_start", "char_end", "text", "score",
