@@ -7,7 +7,10 @@ hard ones from other paragraphs of the same article (ranked by BM25 against the 
 topic matches, the fact is elsewhere; what an open-domain search returns when the gold
 paragraph is missing), and made-unanswerable questions: an entity, number or year of the
 question that the answer sentence also says, swapped for another one from the same article,
-paired with the answer sentence (the topic matches, the fact does not).
+paired with the answer sentence (the topic matches, the fact does not), and, for a share of
+them, the question negated with its first auxiliary ("Who was named ...?" -> "Who wasn't named
+...?"), paired with the answer sentence: the way adversarial benchmark writers make a question
+that reads like an answerable one but that the sentence does not answer.
 
 Sentences are cut with the project's splitter (rag/text.py) so they look like the ones the
 engine scores. Whole articles are held out for validation. Everything is drawn from one
@@ -67,8 +70,8 @@ def split_articles(n_articles: int, held_out: float, seed: int) -> tuple[list[in
 
 def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_per_article: int = 16,
                 questions_per_paragraph: int = 2, para_negatives: int = 1, hard_negatives: int = 1,
-                swap_share: float = 0.3, validation: bool = False, draws: str = "sequential",
-                workers: int = 1) -> list[Pair]:
+                swap_share: float = 0.3, negation_share: float = 0.0, validation: bool = False,
+                draws: str = "sequential", workers: int = 1) -> list[Pair]:
     """Pairs for the given articles. ``validation``: every sentence of the gold paragraph and
     three hard negatives per question, so that selection can be scored over a whole paragraph.
     ``para_negatives`` < 0 keeps every other sentence of the gold paragraph.
@@ -79,7 +82,7 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
     the pairs do not depend on how many there are."""
     options = dict(paragraphs_per_article=paragraphs_per_article, questions_per_paragraph=questions_per_paragraph,
                    para_negatives=para_negatives, hard_negatives=hard_negatives, swap_share=swap_share,
-                   validation=validation)
+                   negation_share=negation_share, validation=validation)
     if draws == "sequential":
         rng = random.Random(seed)
         return [p for a in articles for p in _article_pairs(data[a], a, rng, **options)]
@@ -109,7 +112,7 @@ def _article_job(job, data: list[dict] | None = None) -> list[Pair]:
 
 def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_article: int,
                    questions_per_paragraph: int, para_negatives: int, hard_negatives: int, swap_share: float,
-                   validation: bool) -> list[Pair]:
+                   negation_share: float, validation: bool) -> list[Pair]:
     pairs: list[Pair] = []
     title = article.get("title", "").replace("_", " ")
     chosen = sorted(rng.sample(range(len(article["paragraphs"])),
@@ -134,13 +137,15 @@ def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_
             pairs += _pairs_for(qa, a, title, p, texts[p], spans[p], sentences, lexical, article_names, rng,
                                 para_negatives=None if validation or para_negatives < 0 else para_negatives,
                                 hard_negatives=3 if validation else hard_negatives,
-                                swap=validation or rng.random() < swap_share)
+                                swap=validation or rng.random() < swap_share,
+                                # no draw when off, so that the data of earlier versions stays the same
+                                negate=not validation and negation_share > 0 and rng.random() < negation_share)
     return pairs
 
 
 def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, sentences, lexical,
                article_names: dict[str, list[str]], rng: random.Random, *, para_negatives: int | None,
-               hard_negatives: int, swap: bool) -> list[Pair]:
+               hard_negatives: int, swap: bool, negate: bool = False) -> list[Pair]:
     answer = " ".join(qa["answers"][0]["text"].split())
     where = text.find(answer) if answer else -1
     if where < 0:
@@ -171,7 +176,34 @@ def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, s
         swapped = _swap(question, text[spans[gold][0]:spans[gold][1]], answer, article_names, rng)
         if swapped:
             out.append(pair(gold, 0, "swap", q=swapped))
+    negated = negate_question(question) if negate else None
+    if negated:
+        out.append(pair(gold, 0, "neg", q=negated))
     return out
+
+
+_NEGATIONS = {"is": "isn't", "are": "aren't", "was": "wasn't", "were": "weren't", "do": "don't", "does": "doesn't",
+              "did": "didn't", "has": "hasn't", "have": "haven't", "had": "hadn't", "can": "can't",
+              "could": "couldn't", "will": "won't", "would": "wouldn't", "should": "shouldn't", "must": "mustn't"}
+_AUXILIARY = re.compile(r"\b(" + "|".join(_NEGATIONS) + r")\b", re.IGNORECASE)
+_WH_START = re.compile(r"^(?:what|who|whom|whose|when|where|which|why|how|in what|in which)\b", re.IGNORECASE)
+_ALREADY_NEGATED = re.compile(r"\b(?:not|never|no|none|nor)\b|n't\b", re.IGNORECASE)
+
+
+def negate_question(question: str) -> str | None:
+    """A wh-question with its first auxiliary, within its first five words, contracted with "not"
+    ("When did ... end?" -> "When didn't ... end?"); the contraction reads right whether the
+    subject comes before or after it. None when it has no such auxiliary or is already negative."""
+    if not _WH_START.match(question) or _ALREADY_NEGATED.search(question):
+        return None
+    m = _AUXILIARY.search(question)
+    if m is None or len(question[:m.start()].split()) > 4:
+        return None
+    word = m.group(1)
+    negated = _NEGATIONS[word.lower()]
+    if word[0].isupper():
+        negated = negated[0].upper() + negated[1:]
+    return question[:m.start()] + negated + question[m.end():]
 
 
 def _names(text: str) -> dict[str, list[str]]:
@@ -225,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions-per-paragraph", type=int, default=2)
     parser.add_argument("--val-paragraphs-per-article", type=int, default=4)
     parser.add_argument("--swap-share", type=float, default=0.3, help="share of questions also made unanswerable")
+    parser.add_argument("--negation-share", type=float, default=0.0,
+                        help="share of questions also negated (paired with the answer sentence, label 0)")
     parser.add_argument("--para-negatives", type=int, default=1,
                         help="other sentences of the gold paragraph per question (-1: all of them)")
     parser.add_argument("--hard-negatives", type=int, default=1, help="best BM25 sentences of other paragraphs")
@@ -238,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     train_ids, val_ids = split_articles(len(data), args.held_out, args.seed)
     train = build_pairs(data, train_ids, args.seed, paragraphs_per_article=args.paragraphs_per_article,
                         questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share,
-                        para_negatives=args.para_negatives, hard_negatives=args.hard_negatives, draws=args.draws,
+                        negation_share=args.negation_share, para_negatives=args.para_negatives,
+                        hard_negatives=args.hard_negatives, draws=args.draws,
                         workers=args.workers)
     val = build_pairs(data, val_ids, args.seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
                       questions_per_paragraph=1, validation=True)
@@ -248,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         held_out = {"version": "1.1", "data": [data[a] for a in val_ids]}
         write_atomic(args.val_squad, json.dumps(held_out, ensure_ascii=False).encode("utf-8"))
     for name, pairs, ids in (("train", train, train_ids), ("val", val, val_ids)):
-        kinds = {k: sum(p.kind == k for p in pairs) for k in ("pos", "para", "hard", "swap")}
+        kinds = {k: sum(p.kind == k for p in pairs) for k in ("pos", "para", "hard", "swap", "neg")}
         print(f"{name}: {len(ids)} articles, {len({p.qid for p in pairs})} questions, {len(pairs)} pairs {kinds}",
               file=sys.stderr)
     return 0

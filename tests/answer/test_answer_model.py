@@ -126,6 +126,33 @@ def test_the_data_builder_is_deterministic_and_holds_out_whole_articles():
     assert {"pos", "para", "hard"} <= {p.kind for p in first}
 
 
+def test_negated_questions_contract_their_first_auxiliary_and_pair_with_the_answer_sentence():
+    """--negation-share: a wh-question negated ("When was ...?" -> "When wasn't ...?"), paired with
+    the answer sentence as a negative; questions without an early auxiliary, or already negative,
+    are left alone; with the share at 0 no draw is made, so earlier versions' data stays the same."""
+    negate = answer_data.negate_question
+    assert negate("When was Town 12 founded?") == "When wasn't Town 12 founded?"
+    assert negate("What year did the Normans arrive?") == "What year didn't the Normans arrive?"
+    assert negate("How many schools does Town 3 have?") == "How many schools doesn't Town 3 have?"
+    assert negate("Which ministry organised the meeting?") is None  # no auxiliary to contract
+    assert negate("Who did not attend?") is None and negate("Who wasn't there?") is None
+    assert negate("Town 3 was founded when?") is None  # not a wh-question
+    data = TINY["data"]
+    plain = answer_data.build_pairs(data, [0, 1], seed=3, paragraphs_per_article=3, swap_share=0.5)
+    assert plain == answer_data.build_pairs(data, [0, 1], seed=3, paragraphs_per_article=3, swap_share=0.5,
+                                            negation_share=0.0)
+    negated = answer_data.build_pairs(data, [0, 1], seed=3, paragraphs_per_article=3, swap_share=0.5,
+                                      negation_share=1.0)
+    positives = {p.qid: p for p in negated if p.kind == "pos"}
+    negatives = [p for p in negated if p.kind == "neg"]
+    assert len(negatives) == len(positives)  # every TINY question has an auxiliary
+    for p in negatives:
+        assert p.label == 0 and p.sentence == positives[p.qid].sentence
+        assert p.question == negate(positives[p.qid].question)
+    val = answer_data.build_pairs(data, [2], seed=4, validation=True, negation_share=1.0)
+    assert not any(p.kind == "neg" for p in val)  # validation pairs stay those of earlier versions
+
+
 def test_refusal_weighs_the_model_and_the_heuristic_relevance():
     from rag.answer.model import ModelVerdict, PairScore, select_by_model
     from rag.answer.select import ScoredSentence
