@@ -74,7 +74,8 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
                 draws: str = "sequential", workers: int = 1) -> list[Pair]:
     """Pairs for the given articles. ``validation``: every sentence of the gold paragraph and
     three hard negatives per question, so that selection can be scored over a whole paragraph.
-    ``para_negatives`` < 0 keeps every other sentence of the gold paragraph.
+    ``para_negatives`` < 0 keeps every other sentence of the gold paragraph. With
+    ``negation_share`` > 0, validation also gets every question's negated copy, at the end.
 
     ``draws``: "sequential" draws every article from one ``Random(seed)`` in turn (the data of
     answer model versions 1 to 3); "per-article" gives each article its own
@@ -85,10 +86,15 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
                    negation_share=negation_share, validation=validation)
     if draws == "sequential":
         rng = random.Random(seed)
-        return [p for a in articles for p in _article_pairs(data[a], a, rng, **options)]
-    if draws != "per-article":
+        pairs = [p for a in articles for p in _article_pairs(data[a], a, rng, **options)]
+    elif draws == "per-article":
+        pairs = _per_article_pairs(data, [(a, f"{seed}:{a}", options) for a in articles], workers)
+    else:
         raise ValueError(f"draws must be 'sequential' or 'per-article', not {draws!r}")
-    jobs = [(a, f"{seed}:{a}", options) for a in articles]
+    return pairs + _negated_copies(pairs) if validation and negation_share > 0 else pairs
+
+
+def _per_article_pairs(data: list[dict], jobs: list, workers: int) -> list[Pair]:
     if workers <= 1 or len(jobs) < 2:
         return [p for job in jobs for p in _article_job(job, data)]
     import multiprocessing
@@ -103,6 +109,18 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
 
 
 _DATA: list[dict] | None = None
+
+
+def _negated_copies(pairs: list[Pair]) -> list[Pair]:
+    """Validation: every positive's question negated, on the same sentence (label 0). Appended
+    after all other pairs, so that the pairs before them, and ``--val-pairs N`` prefixes, stay
+    those of earlier versions."""
+    out = []
+    for p in pairs:
+        negated = negate_question(p.question) if p.kind == "pos" else None
+        if negated:
+            out.append(Pair(p.qid, p.article, negated, p.context, p.sentence, 0, kind="neg"))
+    return out
 
 
 def _article_job(job, data: list[dict] | None = None) -> list[Pair]:
@@ -258,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-paragraphs-per-article", type=int, default=4)
     parser.add_argument("--swap-share", type=float, default=0.3, help="share of questions also made unanswerable")
     parser.add_argument("--negation-share", type=float, default=0.0,
-                        help="share of questions also negated (paired with the answer sentence, label 0)")
+                        help="share of questions also negated (paired with the answer sentence, label 0); "
+                        "validation then gets every negated question, after its other pairs")
     parser.add_argument("--para-negatives", type=int, default=1,
                         help="other sentences of the gold paragraph per question (-1: all of them)")
     parser.add_argument("--hard-negatives", type=int, default=1, help="best BM25 sentences of other paragraphs")
@@ -276,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                         hard_negatives=args.hard_negatives, draws=args.draws,
                         workers=args.workers)
     val = build_pairs(data, val_ids, args.seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
-                      questions_per_paragraph=1, validation=True)
+                      questions_per_paragraph=1, validation=True, negation_share=args.negation_share)
     write_pairs(train, args.out / "train.jsonl")
     write_pairs(val, args.out / "val.jsonl")
     if args.val_squad is not None:

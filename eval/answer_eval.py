@@ -4,7 +4,7 @@ Per question: sentence selection (does the best-scored sentence of the gold para
 answer), the span's token F1 on that sentence, and refusal: the question asked with its
 paragraph (best probability over all its candidates) against the same question with the gold
 paragraph removed (best over the other paragraphs' sentences only) and against its perturbed
-copy (the swapped question on the answer sentence).
+copies on the answer sentence: the swapped question and the negated one (where the data has them).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def validation_metrics(pairs, scores: list[PairScore]) -> dict:
     groups: dict[str, list[tuple[object, PairScore]]] = defaultdict(list)
     for pair, score in zip(pairs, scores):
         groups[pair.qid].append((pair, score))
-    selected, f1s, present, removed, gold_probs, swap_probs = [], [], [], [], [], []
+    selected, f1s, present, removed = [], [], [], []
+    perturbed: dict[str, tuple[list[float], list[float]]] = {"swap": ([], []), "neg": ([], [])}  # gold, copy
     for rows in groups.values():
         gold = [(p, s) for p, s in rows if p.kind == "pos"]
         if not gold:
@@ -39,19 +40,21 @@ def validation_metrics(pairs, scores: list[PairScore]) -> dict:
         if others:
             removed.append(max(others))
         for p, s in rows:
-            if p.kind == "swap":
-                swap_probs.append(s.probability)
-                gold_probs.append(gold_score.probability)
+            if p.kind in perturbed:
+                perturbed[p.kind][0].append(gold_score.probability)
+                perturbed[p.kind][1].append(s.probability)
     threshold = threshold_for_false_refusals(present, FALSE_REFUSAL_TARGET)
     return {
         "questions": len(selected),
         "selection_accuracy": _mean(selected),
         "span_f1": _mean(f1s),
         "auc_present_vs_removed": auc(present, removed),
-        "auc_gold_vs_swapped": auc(gold_probs, swap_probs),
+        "auc_gold_vs_swapped": auc(*perturbed["swap"]),
+        "auc_gold_vs_negated": auc(*perturbed["neg"]),
         "threshold_at_10pct_false_refusals": threshold,
         "refused_removed_at_threshold": _mean([r < threshold for r in removed]),
-        "refused_swapped_at_threshold": _mean([r < threshold for r in swap_probs]),
+        "refused_swapped_at_threshold": _mean([r < threshold for r in perturbed["swap"][1]]),
+        "refused_negated_at_threshold": _mean([r < threshold for r in perturbed["neg"][1]]),
         "false_refusals_at_threshold": _mean([r < threshold for r in present]),
     }
 

@@ -149,8 +149,10 @@ def test_negated_questions_contract_their_first_auxiliary_and_pair_with_the_answ
     for p in negatives:
         assert p.label == 0 and p.sentence == positives[p.qid].sentence
         assert p.question == negate(positives[p.qid].question)
-    val = answer_data.build_pairs(data, [2], seed=4, validation=True, negation_share=1.0)
-    assert not any(p.kind == "neg" for p in val)  # validation pairs stay those of earlier versions
+    val = answer_data.build_pairs(data, [2], seed=4, validation=True)
+    with_negated = answer_data.build_pairs(data, [2], seed=4, validation=True, negation_share=0.5)
+    assert with_negated[:len(val)] == val  # earlier versions' validation pairs come first, unchanged
+    assert [p.kind for p in with_negated[len(val):]] == ["neg"] * sum(p.kind == "pos" for p in val)
 
 
 def test_refusal_weighs_the_model_and_the_heuristic_relevance():
