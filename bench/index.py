@@ -30,7 +30,7 @@ import numpy as np
 from bench.corpora import bulletin_folder
 from bench.output import emit
 from rag.config import PROJECT_ROOT, Settings
-from rag.encode.embedding import CPU_FEATURES, cpu_flags
+from rag.encode.cpu import CPU_FEATURES, cpu_flags
 from rag.fileio import write_bulletin
 from rag.index.build import chunk_embedding_text, split_corpus
 from rag.ingest.files import read_corpus

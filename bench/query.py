@@ -113,19 +113,26 @@ def in_process(settings: Settings, questions: list[str], n: int, warmup: int) ->
 def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, candidates: list[int]) -> dict:
     """Engine.ask with the heuristic answerer (the baseline, measured in the same run) and with the
     answer model scoring N candidate sentences, for each N: the model's cost against its quality
-    figures in the README. CPU features and threads are reported, as they decide the int8 speed."""
-    from rag.encode.embedding import cpu_features
+    figures in the README; and at the default N with the block-quantised layers run the way this CPU
+    did not choose. CPU features and threads are reported, as they decide the int8 speed."""
+    from rag.answer.model import AnswerModel
+    from rag.encode.cpu import cpu_features
     from rag.service.engine import Engine
     from rag.service.lifecycle import open_engine
 
     engine, _ = open_engine(settings.with_(answerer="model"))
+    model = engine.answer_model
+    # the other way to run the block-quantised layers (rag/encode/block_matmul.py), at the default N
+    other = AnswerModel(model.path, settings.query_threads, float_blocks=not model.float_blocks)
+    other_label = f"model N={settings.answer_candidates}, block layers in {_blocks(other)}"
     rows = {}
-    for label, n_candidates in [("heuristic", None)] + [(f"model N={c}", c) for c in candidates]:
+    runs = [("heuristic", None, model)] + [(f"model N={c}", c, model) for c in candidates]
+    for label, n_candidates, answer_model in runs + [(other_label, settings.answer_candidates, other)]:
         if n_candidates is None:
             current, answerer = engine, "heuristic"
         else:
             current = Engine(engine.settings.with_(answer_candidates=n_candidates), engine.embedder,
-                             list(engine.files.values()), engine.index, engine.answer_model)
+                             list(engine.files.values()), engine.index, answer_model)
             answerer = "model"
         for q in questions[:warmup]:
             current.ask(q, answerer=answerer)
@@ -136,11 +143,15 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
             latencies.append((time.perf_counter() - t) * 1000)
             answer_ms.append(result.timings_ms["answer"])
         rows[label] = {**percentiles(latencies), "answer_p50_ms": round(float(np.median(answer_ms)), 2)}
-    model = engine.answer_model
     return {"cpu_features": cpu_features(), "query_threads": settings.query_threads, "load_average": os.getloadavg()[0],
             "answer_model": {"file": model.path.name, "bytes": model.path.stat().st_size,
-                             "limits": model.limits.__dict__},
+                             "limits": model.limits.__dict__, "block_layers": _blocks(model)},
             "by_answerer": rows}
+
+
+def _blocks(model) -> str:
+    """How a model runs its block-quantised layers: chosen from the CPU unless asked."""
+    return "float" if model.float_blocks else "int8"
 
 
 def http_sequential(url: str, questions: list[str], n: int, warmup: int) -> dict:

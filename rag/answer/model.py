@@ -153,7 +153,11 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 class AnswerModel:
     """The ONNX answer model and its tokenizer, loaded once and shared by every question."""
 
-    def __init__(self, path: Path | str = MODEL_FILE, threads: int = 1, span_threshold: float = 0.1):
+    def __init__(self, path: Path | str = MODEL_FILE, threads: int = 1, span_threshold: float = 0.1,
+                 float_blocks: bool | None = None):
+        """``float_blocks``: run the 8-bit block-quantised layers in float (rag/encode/block_matmul.py);
+        None: where the CPU has no int8 dot products, which is where that is faster."""
+        from rag.encode.cpu import has_int8_dot_product
         from rag.encode.onnx_backend import cpu_session  # onnxruntime loads with the model, not at import
 
         path = Path(path)
@@ -162,7 +166,8 @@ class AnswerModel:
 
             fix = "reinstall the package" if path == MODEL_FILE else "check RAG_ANSWER_MODEL"
             raise IndexStateError(f"the answer model {path} is missing: {fix} or set RAG_ANSWERER=heuristic")
-        self._session = cpu_session(path, threads)
+        self.float_blocks = not has_int8_dot_product() if float_blocks is None else float_blocks
+        self._session = cpu_session(path, threads, self.float_blocks)
         self._inputs = {i.name for i in self._session.get_inputs()}
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.limits = InputLimits.from_metadata(metadata)

@@ -14,38 +14,16 @@ import tempfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from rag.config import available_cores
 from rag.encode import onnx_backend
+from rag.encode.cpu import cpu_flags, has_int8_dot_product
 from rag.errors import IndexStateError
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """CPU feature flags of this machine, read at run time (machines of one kind differ)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-# The features that decide which backend is fastest; benchmarks report them beside their figures.
-CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-
-
-def cpu_features() -> list[str]:
-    """Which of ``CPU_FEATURES`` this machine has."""
-    return [f for f in CPU_FEATURES if f in cpu_flags()]
 
 
 BACKENDS = ("fp32", "bf16", "onnx-int8")
@@ -95,8 +73,9 @@ class Embedder:
             paths = onnx_backend.cached(model_path, cache) or onnx_backend.cached_models(
                 self._load_torch_model(), model_path, cache)
             self._query = onnx_backend.OnnxEncoder(paths[0], model_path, self.query_threads)
-            # single-threaded calls, ``index_threads`` of them at once (see ``ONNX_BATCH``)
-            self._bulk = onnx_backend.OnnxEncoder(paths[1], model_path, 1)
+            # single-threaded calls, ``index_threads`` of them at once (see ``ONNX_BATCH``); the
+            # block-quantised layers in float where the CPU lacks int8 dot products (block_matmul.py)
+            self._bulk = onnx_backend.OnnxEncoder(paths[1], model_path, 1, not has_int8_dot_product())
             self.dimension = self._query.dimension
         else:
             self.dimension = int(self._load_torch_model().get_embedding_dimension())

@@ -71,8 +71,10 @@ def cached(model_path: str, cache_dir: Path) -> tuple[Path, Path] | None:
 
 
 
-def cpu_session(path: Path, threads: int):
-    """An ONNX Runtime session on the CPU with ``threads`` intra-op threads that do not spin."""
+def cpu_session(path: Path, threads: int, float_blocks: bool = False):
+    """An ONNX Runtime session on the CPU with ``threads`` intra-op threads that do not spin;
+    ``float_blocks``: with the 8-bit block-quantised layers run in float (``block_matmul``, for CPUs
+    without int8 dot products: ``cpu.has_int8_dot_product``)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -81,7 +83,16 @@ def cpu_session(path: Path, threads: int):
     # Busy-waiting threads steal the other core from the process next door on a shared machine.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source: str | bytes = str(path)
+    if float_blocks:
+        import onnx
+
+        from rag.encode.block_matmul import float_block_matmuls
+
+        model = onnx.load(str(path))
+        if float_block_matmuls(model):
+            source = model.SerializeToString()
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 class OnnxEncoder:
     """Runs an ONNX copy with the model's own tokenizer (``tokenizer.json``) and maximum length.
@@ -90,10 +101,10 @@ class OnnxEncoder:
     in a second or two instead of importing them.
     """
 
-    def __init__(self, onnx_path: Path, model_path: str, threads: int):
+    def __init__(self, onnx_path: Path, model_path: str, threads: int, float_blocks: bool = False):
         from tokenizers import Tokenizer
 
-        self._session = cpu_session(onnx_path, threads)
+        self._session = cpu_session(onnx_path, threads, float_blocks)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
         self._tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))

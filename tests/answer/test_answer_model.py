@@ -19,6 +19,7 @@ from rag.answer.model import (
     encode_pairs,
     load_tokenizer,
 )
+from rag.encode.cpu import has_int8_dot_product
 from rag.service.lifecycle import open_engine
 
 QUESTION = "When did the committee approve the new carbon market rules?"
@@ -48,6 +49,20 @@ def test_the_span_is_verbatim_inside_the_sentence(model):
     start, end = score.span
     assert 0 <= start < end <= len(ANSWER_SENTENCE)
     assert "2021" in ANSWER_SENTENCE[start:end]
+
+
+def test_the_block_layers_in_float_give_the_same_answers(model):
+    """Where the CPU lacks int8 dot products the model runs its block-quantised layers in float
+    (rag/encode/block_matmul.py): the same weights, so the same verdicts, near the same probabilities."""
+    sentences = [ANSWER_SENTENCE, UNRELATED, "The rules were first drafted by the ministry in 2019."]
+    contexts = ["Climate policy"] * 3
+    as_shipped, in_float = AnswerModel(threads=1, float_blocks=False), AnswerModel(threads=1, float_blocks=True)
+    assert (as_shipped.float_blocks, in_float.float_blocks) == (False, True)
+    assert in_float.calibration == as_shipped.calibration  # the metadata survives the rewrite
+    a, b = as_shipped.score(QUESTION, contexts, sentences), in_float.score(QUESTION, contexts, sentences)
+    assert [s.span for s in a] == [s.span for s in b]
+    assert np.allclose([s.probability for s in a], [s.probability for s in b], atol=0.05)
+    assert model.float_blocks is not has_int8_dot_product()  # chosen from the CPU when not asked
 
 
 @pytest.mark.parametrize("limits", [DEFAULT_LIMITS, InputLimits(max_tokens=48, max_question=12, max_sentence=30)])

@@ -1,0 +1,70 @@
+"""Block-quantised matrix products (``MatMulNBits``) as float ones, on CPUs where those are faster.
+
+The int8 recipe (``onnx_backend``) runs the feed-forward down-projections as ``MatMulNBits``:
+8-bit weights in blocks of 128, with int8 arithmetic on activations quantised block by block. With
+int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI, AMX) ONNX Runtime makes that fast: on an
+AVX-512 VNNI machine the same layers in fp32 took three times as long. Without them it is the slow
+path. On a 2-core AVX2 machine (2026-12-01, one thread, ONNX Runtime 1.22+), rewriting them as
+float ``MatMul`` over the same weights took the answer model from 132.8 to 98.4 ms for two pairs
+of 70 tokens, and the embedding model from 260 to 195 ms for one text of 256 tokens (as fast as
+its fp32 copy). The weights are dequantised exactly, so only the activations' rounding goes: the
+outputs move towards the fp32 model's, never away from it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def float_block_matmuls(model) -> int:
+    """Rewrite ``model``'s (an ``onnx.ModelProto``) 8-bit ``MatMulNBits`` nodes in place as float
+    ``MatMul`` nodes (plus ``Add`` for a bias) over their dequantised weights; how many it rewrote.
+
+    Nodes with other bit widths or an input it does not read (``g_idx``) are left as they are.
+    """
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {i.name: i for i in graph.initializer}
+    nodes, rewritten = [], 0
+    for node in graph.node:
+        weights = _dequantised(node, initializers) if node.op_type == "MatMulNBits" else None
+        if weights is None:
+            nodes.append(node)
+            continue
+        name = f"{node.name}/float_weight"
+        graph.initializer.append(numpy_helper.from_array(weights, name))
+        bias = node.input[5] if len(node.input) > 5 and node.input[5] else None
+        product = f"{node.output[0]}/product" if bias else node.output[0]
+        nodes.append(helper.make_node("MatMul", [node.input[0], name], [product], name=node.name))
+        if bias:
+            nodes.append(helper.make_node("Add", [product, bias], [node.output[0]], name=f"{node.name}/bias"))
+        rewritten += 1
+    if rewritten:
+        del graph.node[:]
+        graph.node.extend(nodes)
+        used = {name for node in graph.node for name in node.input}
+        kept = [i for i in graph.initializer if i.name in used]
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
+    return rewritten
+
+
+def _dequantised(node, initializers) -> np.ndarray | None:
+    """The (K, N) float32 weight matrix of an 8-bit ``MatMulNBits`` node; None for other nodes."""
+    from onnx import helper, numpy_helper
+
+    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if attributes.get("bits", 4) != 8 or (len(node.input) > 4 and node.input[4]):
+        return None
+    if any(name not in initializers for name in node.input[1:3]):
+        return None
+    k, n = attributes["K"], attributes["N"]
+    blocks = numpy_helper.to_array(initializers[node.input[1]]).astype(np.float32).reshape(n, -1, attributes["block_size"])
+    scales = numpy_helper.to_array(initializers[node.input[2]]).astype(np.float32).reshape(n, -1, 1)
+    zero = np.float32(128.0)  # the default zero point of unsigned 8-bit storage (symmetric quantisation)
+    if len(node.input) > 3 and node.input[3]:
+        if node.input[3] not in initializers:
+            return None
+        zero = numpy_helper.to_array(initializers[node.input[3]]).astype(np.float32).reshape(n, -1, 1)
+    return np.ascontiguousarray(((blocks - zero) * scales).reshape(n, -1)[:, :k].T)

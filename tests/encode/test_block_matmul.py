@@ -1,0 +1,84 @@
+"""Block-quantised layers rewritten as float ones (rag/encode/block_matmul.py), and the CPU check that chooses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.encode.cpu import has_int8_dot_product
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def test_int8_dot_products_are_vnni_or_amx():
+    assert has_int8_dot_product(frozenset({"avx2", "avx512f", "avx512_vnni"}))
+    assert has_int8_dot_product(frozenset({"avx2", "avx_vnni"}))
+    assert has_int8_dot_product(frozenset({"amx_int8"}))
+    assert not has_int8_dot_product(frozenset({"avx2", "fma", "avx512f"}))
+    assert not has_int8_dot_product(frozenset())
+
+
+def block_quantised(tmp_path, weights: np.ndarray) -> tuple:
+    """A one-MatMul graph over ``weights``, quantised by the recipe onnx_backend uses (8 bits, blocks of 128)."""
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    k, n = weights.shape
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="down")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", n])],
+        [numpy_helper.from_array(weights, "w")])
+    plain = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    copy = onnx.ModelProto()
+    copy.CopyFrom(plain)  # the quantiser rewrites the model it is given
+    quantiser = MatMulNBitsQuantizer(copy, bits=8, block_size=128, is_symmetric=True, accuracy_level=4)
+    quantiser.process()
+    path = tmp_path / "blocks.onnx"
+    quantiser.model.save_model_to_file(str(path), use_external_data_format=False)
+    return plain, path
+
+
+def run(model_or_path, x: np.ndarray) -> np.ndarray:
+    source = str(model_or_path) if not hasattr(model_or_path, "SerializeToString") else model_or_path.SerializeToString()
+    return ort.InferenceSession(source, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
+def test_block_layers_become_float_matmuls_over_the_same_weights(tmp_path):
+    from rag.encode.block_matmul import float_block_matmuls
+
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0, 0.05, (384, 96)).astype(np.float32)
+    x = rng.normal(0, 1, (5, 384)).astype(np.float32)
+    x[:, 7] = 40.0  # an outlier, as GELU outputs have: block-wise int8 activations round around it
+    _, path = block_quantised(tmp_path, weights)
+    model = onnx.load(str(path))
+    assert [n.op_type for n in model.graph.node] == ["MatMulNBits"]
+
+    # ONNX Runtime's own float reading of the block weights: the same node at accuracy level 0
+    reference = onnx.ModelProto()
+    reference.CopyFrom(model)
+    for attribute in reference.graph.node[0].attribute:
+        if attribute.name == "accuracy_level":
+            attribute.i = 0
+
+    assert float_block_matmuls(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["MatMul"]
+    [stored] = [onnx.numpy_helper.to_array(i) for i in model.graph.initializer]
+    step = np.abs(weights.reshape(3, 128, 96)).max(axis=1) / 127  # one 8-bit step per block and column
+    assert np.all(np.abs(stored - weights).reshape(3, 128, 96) <= step[:, None, :] + 1e-7)
+    exact = x @ weights
+    floated, blocked = run(model, x), run(path, x)
+    assert np.allclose(floated, run(reference, x), atol=1e-4)
+    # float activations are nearer the unquantised product than int8 ones
+    assert np.abs(floated - exact).max() < np.abs(blocked - exact).max()
+
+
+def test_a_graph_without_block_layers_is_left_alone(tmp_path):
+    from rag.encode.block_matmul import float_block_matmuls
+
+    plain, _ = block_quantised(tmp_path, np.ones((128, 4), dtype=np.float32))
+    before = plain.SerializeToString()
+    assert float_block_matmuls(plain) == 0
+    assert plain.SerializeToString() == before
