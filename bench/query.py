@@ -123,7 +123,7 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     engine, _ = open_engine(settings.with_(answerer="model"))
     model = engine.answer_model
     # the other way to run the block-quantised layers (rag/encode/block_matmul.py), at the default N
-    other = AnswerModel(model.path, settings.query_threads, float_blocks=not model.float_blocks)
+    other = AnswerModel(model.path, settings.query_threads, float_blocks=not model.float_blocks, workers=model.workers)
     other_label = f"model N={settings.answer_candidates}, block layers in {_blocks(other)}"
     rows = {}
     runs = [("heuristic", None, model)] + [(f"model N={c}", c, model) for c in candidates]
@@ -145,7 +145,8 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
         rows[label] = {**percentiles(latencies), "answer_p50_ms": round(float(np.median(answer_ms)), 2)}
     return {"cpu_features": cpu_features(), "query_threads": settings.query_threads, "load_average": os.getloadavg()[0],
             "answer_model": {"file": model.path.name, "bytes": model.path.stat().st_size,
-                             "limits": model.limits.__dict__, "block_layers": _blocks(model)},
+                             "limits": model.limits.__dict__, "block_layers": _blocks(model),
+                             "workers": model.workers},
             "by_answerer": rows}
 
 

@@ -79,6 +79,9 @@ class Settings:
     model_threshold: float | None = None
     span_threshold: float = 0.1  # the model's short answer is given only when P(start) * P(end) reaches this
     query_threads: int = 1
+    # The answer model's candidates scored at once, each in its own single-threaded call (rag/answer/model.py
+    # AnswerModel.score); 0: one per CPU core the process may use.
+    answer_workers: int = 0
     index_threads: int = 0  # 0: one per CPU core
     batch_size: int = 16
     backend: str = "auto"  # auto | fp32 | bf16 | onnx-int8 (see rag/encode/embedding.py)
@@ -140,6 +143,8 @@ class Settings:
             raise SettingsError(f"RAG_ANSWERER must be one of {', '.join(ANSWERERS)}")
         if self.answer_candidates < 1:
             raise SettingsError("RAG_ANSWER_CANDIDATES must be at least 1")
+        if self.answer_workers < 0:
+            raise SettingsError("RAG_ANSWER_WORKERS must be 0 (one per CPU core) or more")
         if self.backend not in ("auto", "fp32", "bf16", "onnx-int8"):
             raise SettingsError("RAG_BACKEND must be auto, fp32, bf16 or onnx-int8")
         return self

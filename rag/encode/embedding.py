@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -69,7 +68,7 @@ class Embedder:
         self._model_path = model_path
         self._model = self._torch = None
         if self.backend == "onnx-int8":
-            cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "bulletin-rag-models"
+            cache = Path(cache_dir) if cache_dir else onnx_backend.DEFAULT_CACHE
             paths = onnx_backend.cached(model_path, cache) or onnx_backend.cached_models(
                 self._load_torch_model(), model_path, cache)
             self._query = onnx_backend.OnnxEncoder(paths[0], model_path, self.query_threads)

@@ -8,10 +8,12 @@ Runtime's transformer optimiser fuses (attention, layer norms, GELU). Then the w
 are quantised to int8 per output channel (dynamic quantisation: activations get one int8 scale
 per tensor), except the feed-forward down-projections, whose GELU inputs have outliers that a
 single scale flattens: those get 8-bit weights in blocks of 128 with int8 arithmetic on
-activations quantised block by block (``MatMulNBits``, accuracy level 4). Attention scores stay
-in float. The vectors stay within ~0.99 cosine of fp32. The results are cached in a folder (by
-default ``INDEX/models/``) under a key of the model files and library versions, written
-atomically, so it is made once per model and machine setup.
+activations quantised block by block (``MatMulNBits``, accuracy level 4); on CPUs without int8
+dot products (no VNNI or AMX) those run in float over the same weights (``block_matmul``), where
+ONNX Runtime's block kernel is slower than float. Attention scores stay in float. The vectors
+stay within ~0.99 cosine of fp32. The results are cached in a folder (by default
+``INDEX/models/``) under a key of the model files and library versions, written atomically, so it
+is made once per model and machine setup.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rag.fileio import write_atomic
 
 log = logging.getLogger(__name__)
 EXPORT_VERSION = 5  # bump when the export or quantisation recipe changes
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "bulletin-rag-models"  # ONNX copies when no index folder is given
 
 
 def onnx_available() -> bool:
@@ -71,10 +74,11 @@ def cached(model_path: str, cache_dir: Path) -> tuple[Path, Path] | None:
 
 
 
-def cpu_session(path: Path, threads: int, float_blocks: bool = False):
+def cpu_session(path: Path, threads: int, float_blocks: bool = False, cache_dir: Path | None = None):
     """An ONNX Runtime session on the CPU with ``threads`` intra-op threads that do not spin;
     ``float_blocks``: with the 8-bit block-quantised layers run in float (``block_matmul``, for CPUs
-    without int8 dot products: ``cpu.has_int8_dot_product``)."""
+    without int8 dot products: ``cpu.has_int8_dot_product``), from a copy made once in
+    ``cache_dir`` (default: a folder in the system's temporary directory)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -83,16 +87,15 @@ def cpu_session(path: Path, threads: int, float_blocks: bool = False):
     # Busy-waiting threads steal the other core from the process next door on a shared machine.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    source: str | bytes = str(path)
     if float_blocks:
-        import onnx
+        from rag.encode.block_matmul import float_copy
 
-        from rag.encode.block_matmul import float_block_matmuls
-
-        model = onnx.load(str(path))
-        if float_block_matmuls(model):
-            source = model.SerializeToString()
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        try:
+            path = float_copy(path, cache_dir or DEFAULT_CACHE)
+        except OSError as exc:  # a read-only cache: the shipped graph still answers, a little slower
+            log.warning("cannot write the float copy of %s (%s); running its block layers in int8",
+                        path, exc.strerror or exc)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 class OnnxEncoder:
     """Runs an ONNX copy with the model's own tokenizer (``tokenizer.json``) and maximum length.
@@ -104,7 +107,7 @@ class OnnxEncoder:
     def __init__(self, onnx_path: Path, model_path: str, threads: int, float_blocks: bool = False):
         from tokenizers import Tokenizer
 
-        self._session = cpu_session(onnx_path, threads, float_blocks)
+        self._session = cpu_session(onnx_path, threads, float_blocks, Path(onnx_path).parent)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
         self._tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.answer.model import MODEL_FILE, AnswerModel
-from rag.config import Settings
+from rag.config import Settings, available_cores
 from rag.encode.embedding import Embedder
 from rag.errors import CorpusError, IndexStateError, StaleRecordsError
 from rag.index import build as indexing
@@ -54,7 +54,9 @@ def load_answer_model(settings: Settings) -> AnswerModel | None:
     if settings.answerer != "model":
         return None
     return AnswerModel(settings.answer_model or MODEL_FILE, threads=settings.query_threads,
-                       span_threshold=settings.span_threshold)
+                       span_threshold=settings.span_threshold,
+                       workers=settings.answer_workers or available_cores(),
+                       cache_dir=Path(settings.index) / "models")
 
 
 def read_sources(settings: Settings) -> list[SourceFile]:

@@ -51,6 +51,18 @@ def test_the_span_is_verbatim_inside_the_sentence(model):
     assert "2021" in ANSWER_SENTENCE[start:end]
 
 
+def test_a_candidate_scores_the_same_whatever_is_scored_beside_it(model):
+    """One call per candidate: int8 activation scales are per call, so in a batch a candidate's
+    probability would move with its neighbours; and with several workers the order is kept."""
+    (alone,) = model.score(QUESTION, ["Climate policy"], [ANSWER_SENTENCE])
+    others = [UNRELATED, ANSWER_SENTENCE, "The rules were first drafted by the ministry in 2019."]
+    parallel = AnswerModel(threads=1, workers=2, float_blocks=model.float_blocks)
+    for scorer in (model, parallel):
+        beside = scorer.score(QUESTION, ["Climate policy"] * 3, others)
+        assert beside[1] == alone
+        assert beside[0].probability < 0.5 < beside[1].probability
+
+
 def test_the_block_layers_in_float_give_the_same_answers(model):
     """Where the CPU lacks int8 dot products the model runs its block-quantised layers in float
     (rag/encode/block_matmul.py): the same weights, so the same verdicts, near the same probabilities."""

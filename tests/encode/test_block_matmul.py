@@ -82,3 +82,31 @@ def test_a_graph_without_block_layers_is_left_alone(tmp_path):
     before = plain.SerializeToString()
     assert float_block_matmuls(plain) == 0
     assert plain.SerializeToString() == before
+
+
+def test_the_float_copy_is_made_once_in_the_cache_and_a_plain_graph_needs_none(tmp_path):
+    from rag.encode.block_matmul import float_copy
+
+    rng = np.random.default_rng(1)
+    plain, path = block_quantised(tmp_path, rng.normal(0, 0.05, (256, 8)).astype(np.float32))
+    cache = tmp_path / "cache"
+    copy = float_copy(path, cache)
+    assert copy.parent == cache and [n.op_type for n in onnx.load(str(copy)).graph.node] == ["MatMul"]
+    stamp = copy.stat().st_mtime_ns
+    assert float_copy(path, cache) == copy and copy.stat().st_mtime_ns == stamp  # reused, not rewritten
+    x = rng.normal(0, 1, (3, 256)).astype(np.float32)
+    assert np.allclose(run(copy, x), run(path, x), atol=0.05)
+    plain_path = tmp_path / "plain.onnx"
+    onnx.save(plain, str(plain_path))
+    assert float_copy(plain_path, cache) == plain_path  # nothing to rewrite: the graph as it is
+
+
+def test_a_cache_that_cannot_be_written_leaves_the_block_layers_as_they_are(tmp_path, caplog):
+    from rag.encode.onnx_backend import cpu_session
+
+    _, path = block_quantised(tmp_path, np.ones((128, 4), dtype=np.float32))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    session = cpu_session(path, 1, float_blocks=True, cache_dir=blocked / "cache")
+    assert "cannot write the float copy" in caplog.text
+    assert session.run(None, {"x": np.ones((1, 128), dtype=np.float32)})[0].shape == (1, 4)
