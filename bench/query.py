@@ -111,10 +111,12 @@ def in_process(settings: Settings, questions: list[str], n: int, warmup: int) ->
 
 
 def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, candidates: list[int]) -> dict:
-    """Engine.ask with the heuristic answerer (the baseline, measured in the same run) and with the
-    answer model scoring N candidate sentences, for each N: the model's cost against its quality
-    figures in the README; and at the default N with the block-quantised layers run the way this CPU
-    did not choose. CPU features and threads are reported, as they decide the int8 speed."""
+    """Engine.ask with the heuristic answerer (the baseline) and with the answer model scoring N
+    candidate sentences, for each N: the model's cost against its quality figures in the README;
+    and at the default N with its candidates scored one after the other (one worker), and with the
+    block-quantised layers run the way this CPU did not choose. The settings take turns question by
+    question, so that a machine that slows down for a while slows all of them alike. CPU features
+    and threads are reported, as they decide the int8 speed."""
     from rag.answer.model import AnswerModel
     from rag.encode.cpu import cpu_features
     from rag.service.engine import Engine
@@ -122,27 +124,33 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
 
     engine, _ = open_engine(settings.with_(answerer="model"))
     model = engine.answer_model
-    # the other way to run the block-quantised layers (rag/encode/block_matmul.py), at the default N
+    default_n = settings.answer_candidates
+    serial = AnswerModel(model.path, settings.query_threads, float_blocks=model.float_blocks, workers=1)
+    # the other way to run the block-quantised layers (rag/encode/block_matmul.py)
     other = AnswerModel(model.path, settings.query_threads, float_blocks=not model.float_blocks, workers=model.workers)
-    other_label = f"model N={settings.answer_candidates}, block layers in {_blocks(other)}"
-    rows = {}
-    runs = [("heuristic", None, model)] + [(f"model N={c}", c, model) for c in candidates]
-    for label, n_candidates, answer_model in runs + [(other_label, settings.answer_candidates, other)]:
-        if n_candidates is None:
-            current, answerer = engine, "heuristic"
-        else:
-            current = Engine(engine.settings.with_(answer_candidates=n_candidates), engine.embedder,
-                             list(engine.files.values()), engine.index, answer_model)
-            answerer = "model"
+
+    def engine_with(n_candidates: int, answer_model) -> Engine:
+        return Engine(engine.settings.with_(answer_candidates=n_candidates), engine.embedder,
+                      list(engine.files.values()), engine.index, answer_model)
+
+    runs = {"heuristic": (engine, "heuristic")}
+    runs.update({f"model N={c}": (engine_with(c, model), "model") for c in candidates})
+    if model.workers > 1:
+        runs[f"model N={default_n}, one worker"] = (engine_with(default_n, serial), "model")
+    runs[f"model N={default_n}, block layers in {_blocks(other)}"] = (engine_with(default_n, other), "model")
+    for current, answerer in runs.values():
         for q in questions[:warmup]:
             current.ask(q, answerer=answerer)
-        latencies, answer_ms = [], []
-        for i in range(n):
+    latencies: dict[str, list[float]] = {label: [] for label in runs}
+    answer_ms: dict[str, list[float]] = {label: [] for label in runs}
+    for i in range(n):
+        for label, (current, answerer) in runs.items():
             t = time.perf_counter()
             result = current.ask(questions[i % len(questions)], answerer=answerer)
-            latencies.append((time.perf_counter() - t) * 1000)
-            answer_ms.append(result.timings_ms["answer"])
-        rows[label] = {**percentiles(latencies), "answer_p50_ms": round(float(np.median(answer_ms)), 2)}
+            latencies[label].append((time.perf_counter() - t) * 1000)
+            answer_ms[label].append(result.timings_ms["answer"])
+    rows = {label: {**percentiles(latencies[label]), "answer_p50_ms": round(float(np.median(answer_ms[label])), 2)}
+            for label in runs}
     return {"cpu_features": cpu_features(), "query_threads": settings.query_threads, "load_average": os.getloadavg()[0],
             "answer_model": {"file": model.path.name, "bytes": model.path.stat().st_size,
                              "limits": model.limits.__dict__, "block_layers": _blocks(model),
