@@ -46,6 +46,9 @@ def float_copy(source: Path, cache_dir: Path) -> Path:
     log.info("writing %s: %s with its block-quantised layers in float, once", target, source)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     write_atomic(target, model.SerializeToString())
+    for stale in Path(cache_dir).glob(f"{Path(source).stem}.*.float-blocks.onnx"):
+        if stale != target:  # an earlier version of the same file: a new model replaces its copy
+            stale.unlink(missing_ok=True)
     return target
 
 

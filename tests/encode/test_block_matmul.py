@@ -96,6 +96,9 @@ def test_the_float_copy_is_made_once_in_the_cache_and_a_plain_graph_needs_none(t
     assert float_copy(path, cache) == copy and copy.stat().st_mtime_ns == stamp  # reused, not rewritten
     x = rng.normal(0, 1, (3, 256)).astype(np.float32)
     assert np.allclose(run(copy, x), run(path, x), atol=0.05)
+    _, path = block_quantised(tmp_path, rng.normal(0, 0.05, (256, 8)).astype(np.float32))  # a new version
+    newer = float_copy(path, cache)
+    assert newer != copy and sorted(cache.iterdir()) == [newer]  # it replaces the old copy
     plain_path = tmp_path / "plain.onnx"
     onnx.save(plain, str(plain_path))
     assert float_copy(plain_path, cache) == plain_path  # nothing to rewrite: the graph as it is
