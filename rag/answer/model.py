@@ -198,16 +198,14 @@ class AnswerModel:
         return list(self._pool.map(lambda pair: self._score_one(question, pair), pairs))
 
     def _score_one(self, question: str, pair: tuple[str, str]) -> PairScore:
-        return self._run(question, [pair[0]], [pair[1]])[0]
-
-    def _run(self, question: str, contexts: list[str], sentences: list[str]) -> list[PairScore]:
-        """One ONNX Runtime call over the candidates as a padded batch."""
-        encoded = encode_pairs(self._tokenizer, [question] * len(sentences), contexts, sentences, self.limits)
+        """One ONNX Runtime call for one (context, sentence) candidate."""
+        context, sentence = pair
+        encoded = encode_pairs(self._tokenizer, [question], [context], [sentence], self.limits)
         feed = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask,
                 "token_type_ids": encoded.token_type_ids}
         answer, start, end = self._session.run(["answer_logit", "start_logits", "end_logits"],
                                                {k: v for k, v in feed.items() if k in self._inputs})
-        return decode(answer, start, end, encoded, self.span_threshold)
+        return decode(answer, start, end, encoded, self.span_threshold)[0]
 
 
 def decode(answer: np.ndarray, start: np.ndarray, end: np.ndarray, encoded: Encoded,
