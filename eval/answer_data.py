@@ -270,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squad", type=Path, required=True, help="SQuAD v1.1 training JSON")
     parser.add_argument("--out", type=Path, required=True, help="folder for train.jsonl and val.jsonl")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split-seed", type=int, help="seed of the held-out articles and their validation pairs "
+                        "(default: --seed); keep it at 0 to draw fresh training pairs with another --seed while "
+                        "holding out the articles every shipped version was validated on")
     parser.add_argument("--held-out", type=float, default=0.05, help="share of articles kept for validation")
     parser.add_argument("--paragraphs-per-article", type=int, default=16)
     parser.add_argument("--questions-per-paragraph", type=int, default=2)
@@ -288,13 +291,14 @@ def main(argv: list[str] | None = None) -> int:
                         "for `rag eval --squad` (open-domain figures on articles the model never saw)")
     args = parser.parse_args(argv)
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
-    train_ids, val_ids = split_articles(len(data), args.held_out, args.seed)
+    split_seed = args.seed if args.split_seed is None else args.split_seed
+    train_ids, val_ids = split_articles(len(data), args.held_out, split_seed)
     train = build_pairs(data, train_ids, args.seed, paragraphs_per_article=args.paragraphs_per_article,
                         questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share,
                         negation_share=args.negation_share, para_negatives=args.para_negatives,
                         hard_negatives=args.hard_negatives, draws=args.draws,
                         workers=args.workers)
-    val = build_pairs(data, val_ids, args.seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
+    val = build_pairs(data, val_ids, split_seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
                       questions_per_paragraph=1, validation=True, negation_share=args.negation_share)
     write_pairs(train, args.out / "train.jsonl")
     write_pairs(val, args.out / "val.jsonl")
