@@ -359,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         bounds.update(state.get("bounds", {}))
+        if args.steps is not None and args.steps != bounds["total"]:  # a new end for the decay, from here
+            bounds["total"] = max(state["step"] + 1, args.steps)
         schedule.load_state_dict(state["schedule"])
         torch.set_rng_state(state["rng"].cpu())
         step, trained_s = state["step"], state["trained_s"]

@@ -266,7 +266,7 @@ def test_a_model_file_carries_its_limits_and_calibration(tmp_path):
 
 
 def test_the_recipe_trains_resumes_shrinks_and_exports_a_model_that_reads_its_limits(tmp_path):
-    """Train a few steps, stop on time and resume, make a 1-layer 48-token model from it with
+    """Train a few steps, stop on time and resume on a shorter schedule, make a 1-layer 48-token model from it with
     --init (on the batches the first run never reached), export that, and load it: the file
     carries the limits it was trained with."""
     import torch
@@ -280,7 +280,9 @@ def test_the_recipe_trains_resumes_shrinks_and_exports_a_model_that_reads_its_li
     common = ["--data", str(data), "--threads", "1", "--batch-size", "4", "--steps", "3"]
     assert train_answer_model.main([*common, "--out", str(big), "--layers", "2", "--minutes", "0"]) == 3  # time up
     assert (big / "checkpoint.pt").is_file() and not (big / "model.pt").exists()
-    assert train_answer_model.main([*common, "--out", str(big), "--layers", "2", "--resume"]) == 0
+    # resumed with a shorter schedule: the decay ends at the new --steps
+    assert train_answer_model.main([*common, "--out", str(big), "--layers", "2", "--resume", "--steps", "2"]) == 0
+    assert torch.load(big / "model.pt", weights_only=False)["config"]["steps"] == 2
     with pytest.raises(SystemExit):  # past the end of the data
         train_answer_model.main([*common, "--out", str(small), "--skip-batches", "100000"])
     assert train_answer_model.main([*common, "--out", str(small), "--layers", "1", "--init", str(big),
