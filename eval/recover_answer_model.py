@@ -31,14 +31,15 @@ import numpy as np
 _LAYER = re.compile(r"layer\.(\d+)/")
 
 
-def recovered_weights(path: Path) -> dict[str, np.ndarray]:
-    """The float32 weights of an exported answer model, keyed by ``AnswerNet``'s state-dict names."""
+def recovered_weights(exported) -> dict[str, np.ndarray]:
+    """The float32 weights of an exported answer model (an ``onnx.ModelProto``), keyed by
+    ``AnswerNet``'s state-dict names."""
     import onnx
     from onnx import numpy_helper
 
-    from rag.encode.block_matmul import _dequantised
+    from rag.encode.block_matmul import block_weights
 
-    graph = onnx.load(str(path)).graph
+    graph = exported.graph
     initializers = {i.name: i for i in graph.initializer}
 
     def array(name: str) -> np.ndarray:
@@ -67,9 +68,9 @@ def recovered_weights(path: Path) -> dict[str, np.ndarray]:
             weights[f"{_module(node.name)}.weight"] = np.ascontiguousarray(
                 dequantised(values, scale, node.input[3]).T)
         elif node.op_type == "MatMulNBits":
-            matrix = _dequantised(node, initializers)
+            matrix = block_weights(node, initializers)
             if matrix is None:
-                raise ValueError(f"{path}: {node.name} is not an 8-bit block layer this recipe writes")
+                raise ValueError(f"{node.name} is not an 8-bit block layer this recipe writes")
             weights[f"{_module(node.name)}.weight"] = np.ascontiguousarray(matrix.T)
     for name, tensor in initializers.items():  # biases and layer norms stay float, under their module names
         if name.startswith(("encoder.", "answer.", "span.")) and tensor.data_type == onnx.TensorProto.FLOAT \
@@ -110,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from eval.train_answer_model import _save, build_model
 
+    raw = args.onnx.read_bytes()
     try:
-        weights = recovered_weights(args.onnx)
+        exported = onnx.load_from_string(raw)
+        weights = recovered_weights(exported)
         layers = layers_of(weights)
     except (KeyError, ValueError, DecodeError) as error:
         print(f"error: {args.onnx} is not an answer model this recipe exports: {error}", file=sys.stderr)
@@ -130,9 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.onnx} does not fit the base encoder: {str(error).splitlines()[-1].strip()}",
               file=sys.stderr)
         return 2
-    metadata = {p.key: p.value for p in onnx.load(str(args.onnx), load_external_data=False).metadata_props}
-    config = {"layers": layers, "recovered_from": str(args.onnx),
-              "sha256": hashlib.sha256(args.onnx.read_bytes()).hexdigest(),
+    metadata = {p.key: p.value for p in exported.metadata_props}
+    config = {"layers": layers, "recovered_from": str(args.onnx), "sha256": hashlib.sha256(raw).hexdigest(),
               "limits": InputLimits.from_metadata(metadata).__dict__}
     args.out.mkdir(parents=True, exist_ok=True)
     _save(args.out / "model.pt", {"model": state, "config": config}, torch)

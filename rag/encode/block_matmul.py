@@ -64,7 +64,7 @@ def float_block_matmuls(model) -> int:
     initializers = {i.name: i for i in graph.initializer}
     nodes, rewritten = [], 0
     for node in graph.node:
-        weights = _dequantised(node, initializers) if node.op_type == "MatMulNBits" else None
+        weights = block_weights(node, initializers) if node.op_type == "MatMulNBits" else None
         if weights is None:
             nodes.append(node)
             continue
@@ -86,7 +86,7 @@ def float_block_matmuls(model) -> int:
     return rewritten
 
 
-def _dequantised(node, initializers) -> np.ndarray | None:
+def block_weights(node, initializers) -> np.ndarray | None:
     """The (K, N) float32 weight matrix of an 8-bit ``MatMulNBits`` node; None for other nodes."""
     from onnx import helper, numpy_helper
 

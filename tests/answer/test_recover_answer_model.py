@@ -11,7 +11,7 @@ import pytest
 from test_answer_model import ANSWER_SENTENCE, QUESTION, TINY, UNRELATED
 
 from eval import answer_data, recover_answer_model
-from rag.answer.model import MODEL_FILE, AnswerModel, encode_pairs, load_tokenizer
+from rag.answer.model import MODEL_FILE, AnswerModel, load_tokenizer
 
 PAIRS = [  # (question, context, sentence)
     (QUESTION, "Climate policy | The session opened on Monday.", ANSWER_SENTENCE),
@@ -25,23 +25,16 @@ PAIRS = [  # (question, context, sentence)
 
 
 def _torch_scores(run, pairs):
+    """The recovered network's scores, through the training script's own ``predict``."""
     import torch
 
-    from eval.train_answer_model import build_model
+    from eval.answer_data import Pair
+    from eval.train_answer_model import build_model, predict
 
     state = torch.load(run / "model.pt", weights_only=False)
     model = build_model(state["config"]["layers"])
     model.load_state_dict(state["model"])
-    model.eval()
-    tokenizer = load_tokenizer()
-    questions, contexts, sentences = (list(x) for x in zip(*pairs))
-    encoded = encode_pairs(tokenizer, questions, contexts, sentences)
-    with torch.no_grad():
-        answer, start, end = model(torch.from_numpy(encoded.input_ids), torch.from_numpy(encoded.attention_mask),
-                                   torch.from_numpy(encoded.token_type_ids))
-    from rag.answer.model import decode
-
-    return decode(answer.numpy(), start.numpy(), end.numpy(), encoded, 0.0)
+    return predict(model, load_tokenizer(), [Pair(f"q{k}", 0, q, c, s, 0) for k, (q, c, s) in enumerate(pairs)])
 
 
 def test_the_shipped_model_comes_back_as_float_weights_that_answer_as_it_does(tmp_path):
