@@ -71,10 +71,13 @@ def split_articles(n_articles: int, held_out: float, seed: int) -> tuple[list[in
 def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_per_article: int = 16,
                 questions_per_paragraph: int = 2, para_negatives: int = 1, hard_negatives: int = 1,
                 swap_share: float = 0.3, negation_share: float = 0.0, validation: bool = False,
-                draws: str = "sequential", workers: int = 1) -> list[Pair]:
+                draws: str = "sequential", workers: int = 1, para_ranking: str = "random") -> list[Pair]:
     """Pairs for the given articles. ``validation``: every sentence of the gold paragraph and
     three hard negatives per question, so that selection can be scored over a whole paragraph.
-    ``para_negatives`` < 0 keeps every other sentence of the gold paragraph. With
+    ``para_negatives`` < 0 keeps every other sentence of the gold paragraph; ``para_ranking``:
+    which of them, drawn at random ("random", versions 1 to 5) or the ones that share most words
+    with the question ("bm25": the sentence the engine's first stage would offer beside the
+    answer, so that the model learns to tell it from the answer). With
     ``negation_share`` > 0, validation also gets every question's negated copy, at the end.
 
     ``draws``: "sequential" draws every article from one ``Random(seed)`` in turn (the data of
@@ -83,7 +86,7 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
     the pairs do not depend on how many there are."""
     options = dict(paragraphs_per_article=paragraphs_per_article, questions_per_paragraph=questions_per_paragraph,
                    para_negatives=para_negatives, hard_negatives=hard_negatives, swap_share=swap_share,
-                   negation_share=negation_share, validation=validation)
+                   negation_share=negation_share, validation=validation, para_ranking=para_ranking)
     if draws == "sequential":
         rng = random.Random(seed)
         pairs = [p for a in articles for p in _article_pairs(data[a], a, rng, **options)]
@@ -130,7 +133,7 @@ def _article_job(job, data: list[dict] | None = None) -> list[Pair]:
 
 def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_article: int,
                    questions_per_paragraph: int, para_negatives: int, hard_negatives: int, swap_share: float,
-                   negation_share: float, validation: bool) -> list[Pair]:
+                   negation_share: float, validation: bool, para_ranking: str = "random") -> list[Pair]:
     pairs: list[Pair] = []
     title = article.get("title", "").replace("_", " ")
     chosen = sorted(rng.sample(range(len(article["paragraphs"])),
@@ -157,13 +160,14 @@ def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_
                                 hard_negatives=3 if validation else hard_negatives,
                                 swap=validation or rng.random() < swap_share,
                                 # no draw when off, so that the data of earlier versions stays the same
-                                negate=not validation and negation_share > 0 and rng.random() < negation_share)
+                                negate=not validation and negation_share > 0 and rng.random() < negation_share,
+                                para_ranking=para_ranking)
     return pairs
 
 
 def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, sentences, lexical,
                article_names: dict[str, list[str]], rng: random.Random, *, para_negatives: int | None,
-               hard_negatives: int, swap: bool, negate: bool = False) -> list[Pair]:
+               hard_negatives: int, swap: bool, negate: bool = False, para_ranking: str = "random") -> list[Pair]:
     answer = " ".join(qa["answers"][0]["text"].split())
     where = text.find(answer) if answer else -1
     if where < 0:
@@ -182,10 +186,13 @@ def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, s
     start = where - spans[gold][0]
     out = [pair(gold, 1, "pos", start=start, end=start + len(answer))]
     others = [k for k in range(len(spans)) if k != gold]
-    if para_negatives is not None:
+    scores = lexical.scores(question)
+    if para_negatives is not None and para_ranking == "bm25":
+        first = next(i for i, s in enumerate(sentences) if s.paragraph == paragraph)  # the paragraph's sentences, in order
+        others = sorted(others, key=lambda k: -float(scores[first + k]))[:para_negatives]
+    elif para_negatives is not None:
         others = rng.sample(others, min(para_negatives, len(others)))
     out += [pair(k, 0, "para") for k in others]
-    scores = lexical.scores(question)
     ranked = [i for i in scores.argsort()[::-1].tolist() if sentences[i].paragraph != paragraph]
     for i in ranked[:hard_negatives]:
         s = sentences[i]
@@ -283,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
                         "validation then gets every negated question, after its other pairs")
     parser.add_argument("--para-negatives", type=int, default=1,
                         help="other sentences of the gold paragraph per question (-1: all of them)")
+    parser.add_argument("--para-ranking", choices=("random", "bm25"), default="random",
+                        help="which of the gold paragraph's other sentences: drawn at random (versions 1 to 5) or "
+                        "the BM25-best against the question (the one the engine's first stage offers beside the answer)")
     parser.add_argument("--hard-negatives", type=int, default=1, help="best BM25 sentences of other paragraphs")
     parser.add_argument("--draws", choices=("sequential", "per-article"), default="sequential",
                         help="one random stream for all training articles (versions 1 to 3), or one per article")
@@ -297,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                         questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share,
                         negation_share=args.negation_share, para_negatives=args.para_negatives,
                         hard_negatives=args.hard_negatives, draws=args.draws,
-                        workers=args.workers)
+                        workers=args.workers, para_ranking=args.para_ranking)
     val = build_pairs(data, val_ids, split_seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
                       questions_per_paragraph=1, validation=True, negation_share=args.negation_share)
     write_pairs(train, args.out / "train.jsonl")

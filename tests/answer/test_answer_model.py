@@ -182,6 +182,25 @@ def test_negated_questions_contract_their_first_auxiliary_and_pair_with_the_answ
     assert [p.kind for p in with_negated[len(val):]] == ["neg"] * sum(p.kind == "pos" for p in val)
 
 
+def test_paragraph_negatives_can_be_the_sentences_closest_to_the_question():
+    """--para-ranking bm25: the gold paragraph's other sentence that shares most words with the
+    question (the one the engine's first stage offers beside the answer), whatever the seed."""
+    data = TINY["data"]
+    options = dict(paragraphs_per_article=4, questions_per_paragraph=2, swap_share=0.0, para_ranking="bm25")
+    ranked = answer_data.build_pairs(data, [0, 1], seed=3, **options)
+    assert ranked == answer_data.build_pairs(data, [0, 1], seed=3, **options)
+    founded = [p for p in ranked if p.kind == "para" and p.question.startswith("When was")]
+    assert len(founded) == 8  # one per question, every question of the two articles
+    for p in founded:  # "Town 12" is in the question and in the river's sentence, not in the schools'
+        assert p.sentence.startswith("The river Avon") and p.label == 0
+    by_question = {p.qid: p.sentence for p in ranked if p.kind == "para"}
+    again = answer_data.build_pairs(data, [0, 1], seed=5, **options)
+    assert by_question == {p.qid: p.sentence for p in again if p.kind == "para"}
+    drawn = answer_data.build_pairs(data, [0, 1], seed=3, **{**options, "para_ranking": "random"})
+    assert {p.sentence for p in drawn if p.kind == "para" and p.question.startswith("When was")} != {
+        p.sentence for p in founded}  # at random, some are the schools' sentence
+
+
 def test_refusal_weighs_the_model_and_the_heuristic_relevance():
     from rag.answer.model import ModelVerdict, PairScore, select_by_model
     from rag.answer.select import ScoredSentence
