@@ -2,7 +2,8 @@
 
 Each pair is (question, candidate sentence with its context: headline and previous sentence),
 labelled 1 when the sentence holds the gold answer (with the answer's character range inside
-it, for the span head) and 0 otherwise. Negatives: other sentences of the gold paragraph,
+it, for the span head) and 0 otherwise. Negatives: other sentences of the gold paragraph (drawn
+at random, or with ``--para-ranking bm25`` the ones closest to the question),
 hard ones from other paragraphs of the same article (ranked by BM25 against the question: the
 topic matches, the fact is elsewhere; what an open-domain search returns when the gold
 paragraph is missing), and made-unanswerable questions: an entity, number or year of the
