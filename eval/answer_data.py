@@ -41,6 +41,9 @@ _NUMBER = re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")
 _NAME = re.compile(r"\b[A-Z][\w'\-]+(?: (?:of |the |de )?[A-Z][\w'\-]+)*")
 
 
+PARA_RANKINGS = ("random", "bm25")  # how the gold paragraph's negatives are chosen (build_pairs)
+
+
 @dataclass(frozen=True)
 class Pair:
     qid: str
@@ -85,6 +88,8 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
     answer model versions 1 to 3); "per-article" gives each article its own
     ``Random(f"{seed}:{article}")``, so that ``workers`` processes can build articles at once and
     the pairs do not depend on how many there are."""
+    if para_ranking not in PARA_RANKINGS:
+        raise ValueError(f"para_ranking must be one of {', '.join(PARA_RANKINGS)}, not {para_ranking!r}")
     options = dict(paragraphs_per_article=paragraphs_per_article, questions_per_paragraph=questions_per_paragraph,
                    para_negatives=para_negatives, hard_negatives=hard_negatives, swap_share=swap_share,
                    negation_share=negation_share, validation=validation, para_ranking=para_ranking)
@@ -291,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                         "validation then gets every negated question, after its other pairs")
     parser.add_argument("--para-negatives", type=int, default=1,
                         help="other sentences of the gold paragraph per question (-1: all of them)")
-    parser.add_argument("--para-ranking", choices=("random", "bm25"), default="random",
+    parser.add_argument("--para-ranking", choices=PARA_RANKINGS, default="random",
                         help="which of the gold paragraph's other sentences: drawn at random (versions 1 to 5) or "
                         "the BM25-best against the question (the one the engine's first stage offers beside the answer)")
     parser.add_argument("--hard-negatives", type=int, default=1, help="best BM25 sentences of other paragraphs")
