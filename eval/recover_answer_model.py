@@ -9,8 +9,8 @@ took about five hours of CPU training over four runs). What the file cannot give
 rounding each weight lost (half an int8 step) and the optimiser's state; a continuation starts
 with a fresh schedule anyway.
 
-    python -m eval.recover_answer_model --out /tmp/v4       # from rag/models/answer-minilm.onnx
-    python -m eval.train_answer_model --data DATA --out RUN --init /tmp/v4 ...
+    python -m eval.recover_answer_model --out /tmp/v8       # from rag/models/answer-minilm.onnx
+    python -m eval.train_answer_model --data DATA --out RUN --init /tmp/v8 ...
 
 The graph is the one ``eval.export_answer_model`` writes: ONNX Runtime's BERT fusions, then
 dynamic int8 quantisation (``QEmbedLayerNormalization``, ``QAttention``, ``MatMulInteger``) and
