@@ -36,6 +36,8 @@ from rag.fileio import write_atomic
 from rag.search.bm25 import LexicalIndex, terms
 from rag.text import split_sentences
 
+from .datasets import Question
+
 _YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b")
 _NUMBER = re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")
 _NAME = re.compile(r"\b[A-Z][\w'\-]+(?: (?:of |the |de )?[A-Z][\w'\-]+)*")
@@ -267,6 +269,46 @@ def _swap(question: str, sentence: str, answer: str, article_names: dict[str, li
         if options:
             return question[:start] + rng.choice(options) + question[end:]
     return None
+
+
+def swapped_question(article_text: str, paragraph_text: str, question: str, answer: str,
+                     rng: random.Random) -> str | None:
+    """``question`` made unanswerable the way the training data's "swap" negatives are (``_swap``):
+    an entity its answer sentence says replaced by another of the article that the sentence does
+    not say. None when the answer is not inside one sentence or nothing can be swapped.
+    eval/answer_sweep.py and ``rag eval --squad-swapped`` ask these with the gold paragraph in the
+    corpus: the topic matches, the fact does not."""
+    text = " ".join(paragraph_text.split())
+    answer = " ".join(answer.split())
+    where = text.find(answer) if answer else -1
+    if where < 0:
+        return None
+    sentence = next((text[s:e] for s, e in split_sentences(text, 0, len(text))
+                     if s <= where and where + len(answer) <= e), None)
+    if sentence is None:
+        return None
+    return _swap(" ".join(question.split()), sentence, answer, _names(" ".join(article_text.split())), rng)
+
+
+def swapped_questions(path: Path, questions: list[Question], seed: int = 0) -> list[Question]:
+    """Those of ``questions`` (from the SQuAD file ``path``) that a swap can make unanswerable, made
+    so (``swapped_question``); they keep their gold paragraph as the one that should be retrieved."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    where = {}
+    for article in data:
+        article_text = " ".join(p["context"] for p in article["paragraphs"])
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                where[str(qa["id"])] = (article_text, paragraph["context"], qa)
+    rng = random.Random(seed)
+    out = []
+    for q in questions:
+        article_text, context, qa = where[q.id]
+        answer = qa["answers"][0]["text"] if qa.get("answers") else ""
+        swapped = swapped_question(article_text, context, qa["question"], answer, rng)
+        if swapped:
+            out.append(Question(f"{q.id}-swapped", swapped, (), False, dict(q.relevant), "swapped"))
+    return out
 
 
 def write_pairs(pairs: list[Pair], path: Path) -> None:

@@ -7,6 +7,13 @@ articles (``python -m eval.answer_data --val-squad``), then report them on SQuAD
     python -m eval.answer_sweep --squad ../shared/data/squad-v1.1-dev-13/squad-v1.1-dev-13.json \\
         --sample 500 --no-gold 250 --out /tmp/sweep.json
     python -m eval.answer_sweep --rows /tmp/sweep.json
+
+Three kinds of question: answerable (the gold paragraph in the corpus), ``removed`` (the same
+questions with their gold paragraph out of the corpus: the open-domain case) and ``swapped``
+(an entity that the answer sentence says swapped for another of the article, with the gold
+paragraph in the corpus: a question that reads answerable and that nothing answers, like the
+bulletin reader's "Who is the Minister of ...?" when a vice minister is named). The refusal is
+fitted against both kinds of unanswerable question.
 """
 
 from __future__ import annotations
@@ -28,14 +35,23 @@ from rag.search.hybrid import Filters
 from rag.service.engine import Engine
 from rag.service.lifecycle import open_engine
 
-from . import datasets, metrics
+from . import answer_data, datasets, metrics
 from .answer_eval import auc, threshold_for_false_refusals
 
+KINDS = ("answerable", "removed", "swapped")
 
-def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, remove_gold: bool) -> list[dict]:
+
+def kind_of(row: dict) -> str:
+    """A row's kind; rows saved before swapped questions existed say only ``no_gold``."""
+    return row.get("kind") or ("removed" if row["no_gold"] else "answerable")
+
+
+def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, kind: str) -> list[dict]:
+    """Score each question's best ``candidates`` sentences; ``kind`` "removed" asks without the gold paragraph."""
     rows = []
     stored = engine.index
-    for q in tqdm(questions, desc="no-gold" if remove_gold else "answerable", file=sys.stderr):
+    remove_gold = kind == "removed"
+    for q in tqdm(questions, desc=kind, file=sys.stderr):
         filters = Filters()
         if remove_gold:
             filters = Filters(bulletin_ids=frozenset(b.id for b in engine.bulletins.values()
@@ -54,7 +70,8 @@ def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, r
                           "passage": c.passage, "p": s.probability,
                           "span": text[s.span[0]:s.span[1]] if s.span else None, "span_conf": s.span_confidence,
                           "hit": metrics.contains_answer(text, q.answers) if q.answers else False})
-        rows.append({"id": q.id, "answers": list(q.answers), "no_gold": remove_gold, "candidates": cands})
+        rows.append({"id": q.id, "answers": list(q.answers), "no_gold": kind != "answerable", "kind": kind,
+                     "candidates": cands})
     return rows
 
 
@@ -111,10 +128,14 @@ def fit_logistic(x, y, l2: float = 1e-2, steps: int = 50):
     return weights.tolist(), float(w[-1] - (weights * mean).sum())
 
 
-def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend: float) -> dict:
-    """The refusal score learned on ``fit_rows`` (answerable against gold removed) and, on both
-    sets, its AUC and refusals at 10% false refusals next to the chosen probability alone."""
+def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend: float,
+                      kinds: tuple[str, ...] = ("removed", "swapped")) -> dict:
+    """The refusal score learned on ``fit_rows`` (answerable against the unanswerable ``kinds``) and,
+    on both sets, its AUC and refusals at 10% false refusals next to the chosen probability alone,
+    with the refusals of each unanswerable kind."""
     import numpy as np
+
+    fit_rows, test_rows = ([r for r in rows if kind_of(r) in ("answerable", *kinds)] for rows in (fit_rows, test_rows))
 
     def xy(rows):
         return ([abstention_features(r["candidates"], n, blend) for r in rows],
@@ -128,11 +149,15 @@ def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend
         learned = (np.asarray(x) @ np.asarray(weights) + bias).tolist()
         for label, score in (("probability", [f[0] for f in x]), ("learned", learned)):
             answerable = [s for s, t in zip(score, y) if t]
-            removed = [s for s, t in zip(score, y) if not t]
+            unanswerable = [s for s, t in zip(score, y) if not t]
             t = threshold_for_false_refusals(answerable, 0.10)
-            out[f"{name} {label}"] = {"auc": round(auc(answerable, removed) or 0.0, 4),
-                                      "refused_no_gold_at_10pct": round(_mean([s < t for s in removed]), 4),
+            out[f"{name} {label}"] = {"auc": round(auc(answerable, unanswerable) or 0.0, 4),
+                                      "refused_at_10pct": round(_mean([s < t for s in unanswerable]), 4),
                                       "threshold": round(t, 4)}
+            for kind in kinds:
+                refused = [s < t for s, r in zip(score, rows) if kind_of(r) == kind]
+                if refused:
+                    out[f"{name} {label}"][f"refused_{kind}_at_10pct"] = round(_mean(refused), 4)
     # The engine compares a probability: the learned score's threshold on the fit rows, through the sigmoid.
     out["calibration"] = Calibration(float(blend), (round(weights[0], 5), round(weights[1], 5)), round(bias, 5),
                                      round(1 / (1 + math.exp(-out["fit learned"]["threshold"])), 4)).metadata()
@@ -183,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=500)
     parser.add_argument("--no-gold", type=int, default=250,
                         help="how many of them also to ask without their gold paragraph")
+    parser.add_argument("--swapped", type=int, default=500,
+                        help="how many of them also to ask made unanswerable by a swap (those that can be)")
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--out", type=Path, help="where to save the scores (with --squad)")
     parser.add_argument("--fit-abstention", metavar="N,BLEND", help="with --rows: learn a refusal score on those "
@@ -190,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-ranking", type=int, metavar="N", help="with --rows: learn how to rank N candidates "
                         "on those rows and report it on --test-rows too")
     parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
+    parser.add_argument("--refuse-kinds", default="removed,swapped",
+                        help="with --fit-abstention: the unanswerable kinds the refusal is fitted against")
     parser.add_argument("--write-calibration", type=Path, metavar="ONNX",
                         help="with --fit-abstention: store the blend, the learned refusal and its threshold in "
                         "this model file (the model the rows were scored with), where the engine reads them")
@@ -202,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(ranking_report(fit, test, args.fit_ranking), indent=1))
         else:
             n, blend = args.fit_abstention.split(",")
-            fitted = abstention_report(fit, test, int(n), float(blend))
+            kinds = tuple(k for k in args.refuse_kinds.split(",") if k)
+            if not kinds or set(kinds) - set(KINDS[1:]):
+                parser.error(f"--refuse-kinds: a comma-separated choice of {', '.join(KINDS[1:])}")
+            fitted = abstention_report(fit, test, int(n), float(blend), kinds)
             print(json.dumps(fitted, indent=1))
             if args.write_calibration is not None:
                 from .export_answer_model import stamp
@@ -221,27 +253,32 @@ def main(argv: list[str] | None = None) -> int:
         suite = datasets.Suite("squad", str(args.squad), questions, corpus, keys)
         settings = Settings.from_env(seeds=corpus, index=Path(tmp) / "index", answerer="model")
         engine, _ = open_engine(settings)
-        rows = collect(engine, suite, questions, args.candidates, False)
-        rows += collect(engine, suite, questions[:args.no_gold], args.candidates, True)
+        rows = collect(engine, suite, questions, args.candidates, "answerable")
+        rows += collect(engine, suite, questions[:args.no_gold], args.candidates, "removed")
+        swapped = answer_data.swapped_questions(args.squad, questions[:args.swapped])
+        rows += collect(engine, suite, swapped, args.candidates, "swapped")
     args.out.write_text(json.dumps(rows), encoding="utf-8")
     return report(rows)
 
 
 def report(rows: list[dict]) -> int:
     """One JSON line per setting: hit@1, span F1, and refusal with the gold paragraph removed."""
-    answerable = [r for r in rows if not r["no_gold"]]
-    no_gold = [r for r in rows if r["no_gold"]]
+    answerable = [r for r in rows if kind_of(r) == "answerable"]
+    no_gold = [r for r in rows if kind_of(r) == "removed"]
+    swapped = [r for r in rows if kind_of(r) == "swapped"]
     scored = max(len(r["candidates"]) for r in rows)
     for n in (2, 4, 8, 16):
         if n > scored:
             continue
         for blend in (0.0, 2.0, 8.0, 16.0, 32.0, 64.0):
-            a, u = replay(answerable, n, blend, 0.1), replay(no_gold, n, blend, 0.1)
+            a, u, w = (replay(rows, n, blend, 0.1) for rows in (answerable, no_gold, swapped))
             line = {"n": n, "blend": blend, "hit@1": _mean(a["hit1"]), "span_f1": _mean(a["f1"]),
                     "auc_refusal": auc(a["best_p"], u["best_p"])}
             for rate in (0.05, 0.10):
                 t = threshold_for_false_refusals(a["best_p"], rate)
                 line[f"refused_no_gold_at_{int(rate * 100)}pct"] = _mean([p < t for p in u["best_p"]])
+                if swapped:
+                    line[f"refused_swapped_at_{int(rate * 100)}pct"] = _mean([p < t for p in w["best_p"]])
                 line[f"threshold_{int(rate * 100)}pct"] = round(t, 4)
             print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()}))
     return 0

@@ -42,6 +42,7 @@ class EvalOptions:
     calibrate: bool = False  # also fit the abstention threshold
     answerers: str | None = None  # "heuristic", "model" or "heuristic,model"; None: the settings'
     squad_remove_gold: bool = False  # also ask the SQuAD questions without their gold paragraph
+    squad_swapped: bool = False  # also ask them with an entity swapped, the gold paragraph kept (eval/answer_data.py)
 
 
 def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
@@ -117,7 +118,14 @@ def _suites(options: EvalOptions, tmp: Path) -> list[datasets.Suite]:
         questions, keys = datasets.load_beir(options.beir, tmp / "beir" / "corpus")
         suites.append(datasets.Suite("beir", str(options.beir), questions, tmp / "beir" / "corpus", keys,
                                      retrieval_only=True))
-    return [replace(s, questions=datasets.sample(s.questions, options.sample)[:options.limit]) for s in suites]
+    suites = [replace(s, questions=datasets.sample(s.questions, options.sample)[:options.limit]) for s in suites]
+    if options.squad and options.squad_swapped:
+        # The same sampled questions, those a swap can make unanswerable, with their paragraph there: to be refused.
+        from .answer_data import swapped_questions
+
+        asked = next(s for s in suites if s.name == "squad")
+        suites.append(replace(asked, name="squad-swapped", questions=swapped_questions(options.squad, asked.questions)))
+    return suites
 
 
 def evaluate_question(engine: Engine, suite: datasets.Suite, q: datasets.Question, mode: str,

@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--answerer", help="heuristic, model, or both side by side: heuristic,model")
     p.add_argument("--squad-remove-gold", action="store_true",
                    help="also ask the SQuAD questions without their gold paragraph (they should be refused)")
+    p.add_argument("--squad-swapped", action="store_true",
+                   help="also ask the SQuAD questions with an entity their answer sentence says swapped for "
+                        "another of the article, the gold paragraph kept (they should be refused)")
     p.set_defaults(run=_eval)
     return parser
 
@@ -212,7 +215,8 @@ def _eval(args) -> int:
 
     options = EvalOptions(questions=tuple(args.questions or ()), squad=args.squad, beir=args.beir, mode=args.mode,
                           out=args.out, limit=args.limit, sample=args.sample, calibrate=args.calibrate,
-                          answerers=args.answerer, squad_remove_gold=args.squad_remove_gold)
+                          answerers=args.answerer, squad_remove_gold=args.squad_remove_gold,
+                          squad_swapped=args.squad_swapped)
     return run(options, _settings(args))
 
 

@@ -1,0 +1,77 @@
+"""Swapped questions (eval/answer_data.py) and the refusal eval/answer_sweep.py fits against them."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from eval import answer_data, answer_sweep, datasets
+
+SQUAD = {"data": [
+    {"title": "Rivers", "paragraphs": [
+        {"context": "Town 11 was founded in 1811 by Mary Smith. The river Avon runs through Town 11.",
+         "qas": [{"id": "a", "question": "Who founded Town 11 in 1811?",
+                  "answers": [{"text": "Mary Smith", "answer_start": 30}]},
+                 {"id": "b", "question": "Which river runs through the town?",
+                  "answers": [{"text": "Avon", "answer_start": 57}]}]},
+        {"context": "Town 12 was founded in 1812 by John Brown. Town 12 has 104 schools.",
+         "qas": [{"id": "c", "question": "How many schools does Town 12 have?",
+                  "answers": [{"text": "104", "answer_start": 50}]}]}]}]}
+
+
+def _swapped_in(original: str, swapped: str) -> tuple[str, str]:
+    """The words of ``original`` that ``swapped`` replaced, and the words that replaced them."""
+    a, b = original.rstrip("?").split(), swapped.rstrip("?").split()
+    head = next(i for i, (x, y) in enumerate(zip(a + [""], b + [""])) if x != y)
+    tail = next(i for i, (x, y) in enumerate(zip(a[::-1] + [""], b[::-1] + [""])) if x != y or i >= len(a) - head)
+    return " ".join(a[head:len(a) - tail]), " ".join(b[head:len(b) - tail])
+
+
+def test_a_swapped_question_names_another_entity_of_the_article_that_its_answer_sentence_does_not(tmp_path):
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(SQUAD), encoding="utf-8")
+    questions, _ = datasets.load_squad(path, tmp_path / "corpus")
+    by_id = {q.id: q for q in questions}
+    article = " ".join(p["context"] for p in SQUAD["data"][0]["paragraphs"])
+    answer_sentences = {"a": "Town 11 was founded in 1811 by Mary Smith.", "c": "Town 12 has 104 schools."}
+    seen = set()
+    for seed in range(6):
+        swapped = answer_data.swapped_questions(path, questions, seed=seed)
+        assert swapped == answer_data.swapped_questions(path, questions, seed=seed)  # the seed decides
+        # "b": its answer sentence says no entity of the question, so nothing to swap
+        assert [q.id for q in swapped] == ["a-swapped", "c-swapped"]
+        for q in swapped:
+            original = by_id[q.id.removesuffix("-swapped")]
+            assert not q.answerable and not q.answers and q.kind == "swapped"
+            assert q.relevant == original.relevant  # asked with the gold paragraph in the corpus
+            replaced, replacement = _swapped_in(original.text, q.text)
+            sentence = answer_sentences[original.id]
+            assert replaced in sentence and replacement in article and replacement not in sentence
+            seen.add(q.text)
+    assert len(seen) > 2  # the seed draws which entity and which replacement
+
+
+def _rows(kind: str, n: int, p: float, relevance: float, rng: random.Random) -> list[dict]:
+    return [{"id": f"{kind}{i}", "answers": [], "no_gold": kind != "answerable", "kind": kind,
+             "candidates": [{"p": min(max(p + rng.gauss(0, 0.15), 0.01), 0.99),
+                             "relevance": relevance + rng.gauss(0, 0.08), "score": relevance, "hit": False,
+                             "span": None, "span_conf": 0.0}]} for i in range(n)]
+
+
+def test_the_refusal_learns_from_swapped_questions_that_relevance_alone_does_not_refuse():
+    """Removed-gold questions find little that matches; swapped ones find their topic's sentence
+    (high relevance) that the model rejects. Fitted against both, the refusal leans on the model."""
+    rng = random.Random(0)
+    rows = (_rows("answerable", 300, 0.75, 0.7, rng) + _rows("removed", 150, 0.15, 0.45, rng)
+            + _rows("swapped", 150, 0.15, 0.7, rng))
+    removed_only = answer_sweep.abstention_report(rows, rows, 2, 8.0, kinds=("removed",))
+    both = answer_sweep.abstention_report(rows, rows, 2, 8.0)
+    assert "refused_swapped_at_10pct" not in removed_only["fit learned"]
+    assert both["fit learned"]["refused_swapped_at_10pct"] > 0.8
+    assert both["fit learned"]["refused_removed_at_10pct"] > 0.8
+    # the weight of the model's logit against the relevance grows once swapped questions are seen
+    ratio = [r["weights"][0] / r["weights"][1] for r in (removed_only, both)]
+    assert ratio[1] > ratio[0]
+    # rows saved before kinds existed read as answerable or removed
+    old = [{k: v for k, v in r.items() if k != "kind"} for r in rows if r["kind"] != "swapped"]
+    assert {answer_sweep.kind_of(r) for r in old} == {"answerable", "removed"}
