@@ -12,8 +12,10 @@ Three kinds of question: answerable (the gold paragraph in the corpus), ``remove
 questions with their gold paragraph out of the corpus: the open-domain case) and ``swapped``
 (an entity that the answer sentence says swapped for another of the article, with the gold
 paragraph in the corpus: a question that reads answerable and that nothing answers, like the
-bulletin reader's "Who is the Minister of ...?" when a vice minister is named). The refusal is
-fitted against both kinds of unanswerable question.
+bulletin reader's "Who is the Minister of ...?" when a vice minister is named). Each kind's
+refusal is reported; the refusal is fitted against ``--refuse-kinds`` (removed: fitting against
+swapped questions too refused no more of them at 10% false refusals, for versions 8 and 9 alike;
+rag/models/MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -129,12 +131,13 @@ def fit_logistic(x, y, l2: float = 1e-2, steps: int = 50):
 
 
 def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend: float,
-                      kinds: tuple[str, ...] = ("removed", "swapped")) -> dict:
+                      kinds: tuple[str, ...] = ("removed",), report_kinds: tuple[str, ...] = KINDS[1:]) -> dict:
     """The refusal score learned on ``fit_rows`` (answerable against the unanswerable ``kinds``) and,
-    on both sets, its AUC and refusals at 10% false refusals next to the chosen probability alone,
-    with the refusals of each unanswerable kind."""
+    on both sets, its AUC and refusals at 10% false refusals next to the chosen probability alone
+    (over ``kinds``), with the refusals of each of ``report_kinds`` at that threshold."""
     import numpy as np
 
+    all_rows = {"fit": fit_rows, "test": test_rows}
     fit_rows, test_rows = ([r for r in rows if kind_of(r) in ("answerable", *kinds)] for rows in (fit_rows, test_rows))
 
     def xy(rows):
@@ -147,6 +150,7 @@ def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend
     for name, rows in (("fit", fit_rows), ("test", test_rows)):
         x, y = xy(rows)
         learned = (np.asarray(x) @ np.asarray(weights) + bias).tolist()
+        scorers = {"probability": lambda f: f[0], "learned": lambda f: float(np.dot(weights, f) + bias)}
         for label, score in (("probability", [f[0] for f in x]), ("learned", learned)):
             answerable = [s for s, t in zip(score, y) if t]
             unanswerable = [s for s, t in zip(score, y) if not t]
@@ -154,8 +158,9 @@ def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend
             out[f"{name} {label}"] = {"auc": round(auc(answerable, unanswerable) or 0.0, 4),
                                       "refused_at_10pct": round(_mean([s < t for s in unanswerable]), 4),
                                       "threshold": round(t, 4)}
-            for kind in kinds:
-                refused = [s < t for s, r in zip(score, rows) if kind_of(r) == kind]
+            for kind in report_kinds:
+                refused = [scorers[label](abstention_features(r["candidates"], n, blend)) < t
+                           for r in all_rows[name] if kind_of(r) == kind]
                 if refused:
                     out[f"{name} {label}"][f"refused_{kind}_at_10pct"] = round(_mean(refused), 4)
     # The engine compares a probability: the learned score's threshold on the fit rows, through the sigmoid.
@@ -217,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-ranking", type=int, metavar="N", help="with --rows: learn how to rank N candidates "
                         "on those rows and report it on --test-rows too")
     parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
-    parser.add_argument("--refuse-kinds", default="removed,swapped",
-                        help="with --fit-abstention: the unanswerable kinds the refusal is fitted against")
+    parser.add_argument("--refuse-kinds", default="removed",
+                        help="with --fit-abstention: the unanswerable kinds the refusal is fitted against "
+                        "(removed, swapped or both: removed,swapped); every kind's refusal is reported")
     parser.add_argument("--write-calibration", type=Path, metavar="ONNX",
                         help="with --fit-abstention: store the blend, the learned refusal and its threshold in "
                         "this model file (the model the rows were scored with), where the engine reads them")

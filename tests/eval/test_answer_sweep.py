@@ -58,15 +58,16 @@ def _rows(kind: str, n: int, p: float, relevance: float, rng: random.Random) -> 
                              "span": None, "span_conf": 0.0}]} for i in range(n)]
 
 
-def test_the_refusal_learns_from_swapped_questions_that_relevance_alone_does_not_refuse():
+def test_a_refusal_fitted_against_swapped_questions_leans_on_the_model():
     """Removed-gold questions find little that matches; swapped ones find their topic's sentence
     (high relevance) that the model rejects. Fitted against both, the refusal leans on the model."""
     rng = random.Random(0)
     rows = (_rows("answerable", 300, 0.75, 0.7, rng) + _rows("removed", 150, 0.15, 0.45, rng)
             + _rows("swapped", 150, 0.15, 0.7, rng))
     removed_only = answer_sweep.abstention_report(rows, rows, 2, 8.0, kinds=("removed",))
-    both = answer_sweep.abstention_report(rows, rows, 2, 8.0)
-    assert "refused_swapped_at_10pct" not in removed_only["fit learned"]
+    both = answer_sweep.abstention_report(rows, rows, 2, 8.0, kinds=("removed", "swapped"))
+    # fitted without them, the swapped questions' refusal is still reported at the same threshold
+    assert removed_only["fit learned"]["refused_swapped_at_10pct"] < both["fit learned"]["refused_swapped_at_10pct"]
     assert both["fit learned"]["refused_swapped_at_10pct"] > 0.8
     assert both["fit learned"]["refused_removed_at_10pct"] > 0.8
     # the weight of the model's logit against the relevance grows once swapped questions are seen
