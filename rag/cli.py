@@ -213,6 +213,8 @@ def _serve_on_ray(args, settings: Settings, engine) -> int:
 def _eval(args) -> int:
     from eval.run import EvalOptions, run
 
+    if (args.squad_remove_gold or args.squad_swapped) and args.squad is None:
+        raise RagError("--squad-remove-gold and --squad-swapped ask a SQuAD file's questions again: give --squad FILE")
     options = EvalOptions(questions=tuple(args.questions or ()), squad=args.squad, beir=args.beir, mode=args.mode,
                           out=args.out, limit=args.limit, sample=args.sample, calibrate=args.calibrate,
                           answerers=args.answerer, squad_remove_gold=args.squad_remove_gold,
