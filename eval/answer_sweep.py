@@ -137,30 +137,26 @@ def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend
     (over ``kinds``), with the refusals of each of ``report_kinds`` at that threshold."""
     import numpy as np
 
-    all_rows = {"fit": fit_rows, "test": test_rows}
-    fit_rows, test_rows = ([r for r in rows if kind_of(r) in ("answerable", *kinds)] for rows in (fit_rows, test_rows))
+    fitted_kinds = ("answerable", *kinds)
 
-    def xy(rows):
-        return ([abstention_features(r["candidates"], n, blend) for r in rows],
-                [0 if r["no_gold"] else 1 for r in rows])
+    def features(rows):
+        return np.asarray([abstention_features(r["candidates"], n, blend) for r in rows], dtype=np.float64)
 
-    weights, bias = fit_logistic(*xy(fit_rows))
+    fit = [r for r in fit_rows if kind_of(r) in fitted_kinds]
+    weights, bias = fit_logistic(features(fit), [0 if r["no_gold"] else 1 for r in fit])
     out = {"n": n, "blend": blend, "features": ABSTENTION_FEATURES, "weights": [round(w, 5) for w in weights],
            "bias": round(bias, 5)}
     for name, rows in (("fit", fit_rows), ("test", test_rows)):
-        x, y = xy(rows)
-        learned = (np.asarray(x) @ np.asarray(weights) + bias).tolist()
-        scorers = {"probability": lambda f: f[0], "learned": lambda f: float(np.dot(weights, f) + bias)}
-        for label, score in (("probability", [f[0] for f in x]), ("learned", learned)):
-            answerable = [s for s, t in zip(score, y) if t]
-            unanswerable = [s for s, t in zip(score, y) if not t]
+        x, row_kinds = features(rows), [kind_of(r) for r in rows]
+        for label, score in (("probability", x[:, 0]), ("learned", x @ np.asarray(weights) + bias)):
+            answerable = [s for s, k in zip(score, row_kinds) if k == "answerable"]
+            unanswerable = [s for s, k in zip(score, row_kinds) if k in kinds]
             t = threshold_for_false_refusals(answerable, 0.10)
             out[f"{name} {label}"] = {"auc": round(auc(answerable, unanswerable) or 0.0, 4),
                                       "refused_at_10pct": round(_mean([s < t for s in unanswerable]), 4),
-                                      "threshold": round(t, 4)}
+                                      "threshold": round(float(t), 4)}
             for kind in report_kinds:
-                refused = [scorers[label](abstention_features(r["candidates"], n, blend)) < t
-                           for r in all_rows[name] if kind_of(r) == kind]
+                refused = [s < t for s, k in zip(score, row_kinds) if k == kind]
                 if refused:
                     out[f"{name} {label}"][f"refused_{kind}_at_10pct"] = round(_mean(refused), 4)
     # The engine compares a probability: the learned score's threshold on the fit rows, through the sigmoid.
