@@ -56,7 +56,7 @@ class Pair:
     label: int
     answer_start: int = -1  # character range of the answer inside ``sentence`` (positives)
     answer_end: int = -1
-    kind: str = ""  # pos, para (same paragraph), hard (other paragraph), swap (perturbed question)
+    kind: str = ""  # pos, para (same paragraph), hard (other paragraph), swap / neg / anto (perturbed question)
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,16 @@ def split_articles(n_articles: int, held_out: float, seed: int) -> tuple[list[in
 def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_per_article: int = 16,
                 questions_per_paragraph: int = 2, para_negatives: int = 1, hard_negatives: int = 1,
                 swap_share: float = 0.3, negation_share: float = 0.0, validation: bool = False,
-                draws: str = "sequential", workers: int = 1, para_ranking: str = "random") -> list[Pair]:
+                draws: str = "sequential", workers: int = 1, para_ranking: str = "random",
+                antonym_share: float = 0.0) -> list[Pair]:
     """Pairs for the given articles. ``validation``: every sentence of the gold paragraph and
     three hard negatives per question, so that selection can be scored over a whole paragraph.
     ``para_negatives`` < 0 keeps every other sentence of the gold paragraph; ``para_ranking``:
     which of them, drawn at random ("random", versions 1 to 5) or the ones that share most words
     with the question ("bm25": the sentence the engine's first stage would offer beside the
     answer, so that the model learns to tell it from the answer). With
-    ``negation_share`` > 0, validation also gets every question's negated copy, at the end.
+    ``negation_share`` > 0, validation also gets every question's negated copy, at the end, and
+    with ``antonym_share`` > 0 its antonym copy (``antonym_question``) after those.
 
     ``draws``: "sequential" draws every article from one ``Random(seed)`` in turn (the data of
     answer model versions 1 to 3); "per-article" gives each article its own
@@ -94,7 +96,8 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
         raise ValueError(f"para_ranking must be one of {', '.join(PARA_RANKINGS)}, not {para_ranking!r}")
     options = dict(paragraphs_per_article=paragraphs_per_article, questions_per_paragraph=questions_per_paragraph,
                    para_negatives=para_negatives, hard_negatives=hard_negatives, swap_share=swap_share,
-                   negation_share=negation_share, validation=validation, para_ranking=para_ranking)
+                   negation_share=negation_share, validation=validation, para_ranking=para_ranking,
+                   antonym_share=antonym_share)
     if draws == "sequential":
         rng = random.Random(seed)
         pairs = [p for a in articles for p in _article_pairs(data[a], a, rng, **options)]
@@ -102,7 +105,10 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
         pairs = _per_article_pairs(data, [(a, f"{seed}:{a}", options) for a in articles], workers)
     else:
         raise ValueError(f"draws must be 'sequential' or 'per-article', not {draws!r}")
-    return pairs + _negated_copies(pairs) if validation and negation_share > 0 else pairs
+    if not validation:
+        return pairs
+    return (pairs + (_negated_copies(pairs) if negation_share > 0 else [])
+            + (_antonym_copies(pairs) if antonym_share > 0 else []))
 
 
 def _per_article_pairs(data: list[dict], jobs: list, workers: int) -> list[Pair]:
@@ -134,6 +140,21 @@ def _negated_copies(pairs: list[Pair]) -> list[Pair]:
     return out
 
 
+def _antonym_copies(pairs: list[Pair]) -> list[Pair]:
+    """Validation: every positive's question with a word its answer sentence says turned into its
+    opposite (``antonym_question``), on the same sentence (label 0). Appended last, as the negated
+    copies are, so that earlier validation files stay prefixes of this one."""
+    out = []
+    for p in pairs:
+        if p.kind != "pos":
+            continue
+        answer = p.sentence[p.answer_start:p.answer_end]
+        opposite = antonym_question(p.question, p.sentence, answer)
+        if opposite:
+            out.append(Pair(p.qid, p.article, opposite, p.context, p.sentence, 0, kind="anto"))
+    return out
+
+
 def _article_job(job, data: list[dict] | None = None) -> list[Pair]:
     a, seed, options = job
     return _article_pairs((data or _DATA)[a], a, random.Random(seed), **options)
@@ -141,7 +162,8 @@ def _article_job(job, data: list[dict] | None = None) -> list[Pair]:
 
 def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_article: int,
                    questions_per_paragraph: int, para_negatives: int, hard_negatives: int, swap_share: float,
-                   negation_share: float, validation: bool, para_ranking: str = "random") -> list[Pair]:
+                   negation_share: float, validation: bool, para_ranking: str = "random",
+                   antonym_share: float = 0.0) -> list[Pair]:
     pairs: list[Pair] = []
     title = article.get("title", "").replace("_", " ")
     chosen = sorted(rng.sample(range(len(article["paragraphs"])),
@@ -169,13 +191,15 @@ def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_
                                 swap=validation or rng.random() < swap_share,
                                 # no draw when off, so that the data of earlier versions stays the same
                                 negate=not validation and negation_share > 0 and rng.random() < negation_share,
+                                antonym=not validation and antonym_share > 0 and rng.random() < antonym_share,
                                 para_ranking=para_ranking)
     return pairs
 
 
 def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, sentences, lexical,
                article_names: dict[str, list[str]], rng: random.Random, *, para_negatives: int | None,
-               hard_negatives: int, swap: bool, negate: bool = False, para_ranking: str = "random") -> list[Pair]:
+               hard_negatives: int, swap: bool, negate: bool = False, para_ranking: str = "random",
+               antonym: bool = False) -> list[Pair]:
     answer = " ".join(qa["answers"][0]["text"].split())
     where = text.find(answer) if answer else -1
     if where < 0:
@@ -212,6 +236,9 @@ def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, s
     negated = negate_question(question) if negate else None
     if negated:
         out.append(pair(gold, 0, "neg", q=negated))
+    opposite = antonym_question(question, text[spans[gold][0]:spans[gold][1]], answer) if antonym else None
+    if opposite:
+        out.append(pair(gold, 0, "anto", q=opposite))
     return out
 
 
@@ -237,6 +264,45 @@ def negate_question(question: str) -> str | None:
     if word[0].isupper():
         negated = negated[0].upper() + negated[1:]
     return question[:m.start()] + negated + question[m.end():]
+
+
+# Opposites in the forms questions and sentences use them: superlatives, comparatives, directions,
+# changes, order in time. General English, not any corpus's words; SQuAD 2.0's writers made a fifth
+# of its unanswerable questions this way ("antonym", Rajpurkar et al. 2018: "What is the largest
+# ...?" asked of a sentence that says the smallest). Words whose other senses are common ("left",
+# "light", "end", "new" in names) are left out.
+_OPPOSITES = (
+    "largest smallest", "biggest smallest", "highest lowest", "most least", "first last", "earliest latest",
+    "best worst", "longest shortest", "oldest youngest", "greatest least", "more fewer", "before after",
+    "increase decrease", "increased decreased", "increases decreases", "increasing decreasing",
+    "rise fall", "rose fell", "win lose", "won lost", "major minor", "north south", "east west",
+    "northern southern", "eastern western", "upper lower", "maximum minimum", "positive negative",
+    "public private", "male female", "inside outside", "above below", "early late", "higher lower",
+    "larger smaller", "bigger smaller", "longer shorter", "older younger", "stronger weaker", "strongest weakest",
+    "richest poorest", "wealthiest poorest", "heaviest lightest", "fastest slowest", "hottest coldest",
+    "warmest coldest", "successful unsuccessful", "legal illegal", "common rare", "allowed forbidden",
+    "accepted rejected", "supported opposed", "imported exported", "imports exports", "gained lost",
+    "began ended", "internal external", "domestic foreign", "ancient modern", "rural urban", "majority minority",
+    "arrived departed", "born died", "success failure", "victory defeat", "included excluded", "primary secondary",
+    "offensive defensive", "allies enemies", "predecessor successor", "cheapest most expensive",
+)
+ANTONYMS = {a: b for pair in _OPPOSITES for a, b in (pair.split(" ", 1), pair.split(" ", 1)[::-1])}
+_LOWER_WORD = re.compile(r"\b[a-z]+\b")
+
+
+def antonym_question(question: str, sentence: str, answer: str) -> str | None:
+    """``question`` with its first lower-case word that the answer sentence also says, and whose
+    opposite (``ANTONYMS``) the sentence does not say, turned into that opposite ("What is the
+    largest ...?" -> "What is the smallest ...?"): the topic matches, the relation the sentence
+    states does not. None when no word qualifies or the word is part of the answer."""
+    said = set(re.findall(r"[a-z]+", sentence.lower()))
+    in_answer = set(re.findall(r"[a-z]+", answer.lower()))
+    for m in _LOWER_WORD.finditer(question):
+        word = m.group()
+        opposite = ANTONYMS.get(word)
+        if opposite and word in said and word not in in_answer and not set(opposite.split()) & said:
+            return question[:m.start()] + opposite + question[m.end():]
+    return None
 
 
 def _names(text: str) -> dict[str, list[str]]:
@@ -278,21 +344,47 @@ def swapped_question(article_text: str, paragraph_text: str, question: str, answ
     not say. None when the answer is not inside one sentence or nothing can be swapped.
     eval/answer_sweep.py and ``rag eval --squad-swapped`` ask these with the gold paragraph in the
     corpus: the topic matches, the fact does not."""
-    text = " ".join(paragraph_text.split())
-    answer = " ".join(answer.split())
-    where = text.find(answer) if answer else -1
-    if where < 0:
-        return None
-    sentence = next((text[s:e] for s, e in split_sentences(text, 0, len(text))
-                     if s <= where and where + len(answer) <= e), None)
+    sentence = _answer_sentence(paragraph_text, answer)
     if sentence is None:
         return None
-    return _swap(" ".join(question.split()), sentence, answer, _names(" ".join(article_text.split())), rng)
+    return _swap(" ".join(question.split()), sentence, " ".join(answer.split()),
+                 _names(" ".join(article_text.split())), rng)
 
 
 def swapped_questions(path: Path, questions: list[Question], seed: int = 0) -> list[Question]:
     """Those of ``questions`` (from the SQuAD file ``path``) that a swap can make unanswerable, made
     so (``swapped_question``); they keep their gold paragraph as the one that should be retrieved."""
+    rng = random.Random(seed)
+    return _asked_otherwise(path, questions, "swapped",
+                            lambda article, paragraph, question, answer:
+                            swapped_question(article, paragraph, question, answer, rng))
+
+
+def antonym_questions(path: Path, questions: list[Question]) -> list[Question]:
+    """Those of ``questions`` (from the SQuAD file ``path``) that an opposite makes unanswerable,
+    made so (``antonym_question`` on their answer sentence); the gold paragraph stays the one that
+    should be retrieved. ``rag eval --squad-antonym`` and eval/answer_sweep.py ask them."""
+
+    def make(article_text: str, paragraph_text: str, question: str, answer: str) -> str | None:
+        sentence = _answer_sentence(paragraph_text, answer)
+        return antonym_question(" ".join(question.split()), sentence, answer) if sentence else None
+
+    return _asked_otherwise(path, questions, "antonym", make)
+
+
+def _answer_sentence(paragraph_text: str, answer: str) -> str | None:
+    text = " ".join(paragraph_text.split())
+    answer = " ".join(answer.split())
+    where = text.find(answer) if answer else -1
+    if where < 0:
+        return None
+    return next((text[s:e] for s, e in split_sentences(text, 0, len(text))
+                 if s <= where and where + len(answer) <= e), None)
+
+
+def _asked_otherwise(path: Path, questions: list[Question], kind: str, make) -> list[Question]:
+    """Each of ``questions`` rewritten by ``make(article text, paragraph text, question, answer)``
+    where it can be, as an unanswerable question of ``kind`` (id ``<id>-<kind>``)."""
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     where = {}
     for article in data:
@@ -300,14 +392,13 @@ def swapped_questions(path: Path, questions: list[Question], seed: int = 0) -> l
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 where[str(qa["id"])] = (article_text, paragraph["context"], qa)
-    rng = random.Random(seed)
     out = []
     for q in questions:
         article_text, context, qa = where[q.id]
         answer = qa["answers"][0]["text"] if qa.get("answers") else ""
-        swapped = swapped_question(article_text, context, qa["question"], answer, rng)
-        if swapped:
-            out.append(Question(f"{q.id}-swapped", swapped, (), False, dict(q.relevant), "swapped"))
+        rewritten = make(article_text, context, qa["question"], answer)
+        if rewritten:
+            out.append(Question(f"{q.id}-{kind}", rewritten, (), False, dict(q.relevant), kind))
     return out
 
 
@@ -336,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negation-share", type=float, default=0.0,
                         help="share of questions also negated (paired with the answer sentence, label 0); "
                         "validation then gets every negated question, after its other pairs")
+    parser.add_argument("--antonym-share", type=float, default=0.0,
+                        help="share of questions also asked with a word their answer sentence says turned into its "
+                        "opposite (paired with the answer sentence, label 0); validation then gets every such copy, last")
     parser.add_argument("--para-negatives", type=int, default=1,
                         help="other sentences of the gold paragraph per question (-1: all of them)")
     parser.add_argument("--para-ranking", choices=PARA_RANKINGS, default="random",
@@ -355,16 +449,17 @@ def main(argv: list[str] | None = None) -> int:
                         questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share,
                         negation_share=args.negation_share, para_negatives=args.para_negatives,
                         hard_negatives=args.hard_negatives, draws=args.draws,
-                        workers=args.workers, para_ranking=args.para_ranking)
+                        workers=args.workers, para_ranking=args.para_ranking, antonym_share=args.antonym_share)
     val = build_pairs(data, val_ids, split_seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
-                      questions_per_paragraph=1, validation=True, negation_share=args.negation_share)
+                      questions_per_paragraph=1, validation=True, negation_share=args.negation_share,
+                      antonym_share=args.antonym_share)
     write_pairs(train, args.out / "train.jsonl")
     write_pairs(val, args.out / "val.jsonl")
     if args.val_squad is not None:
         held_out = {"version": "1.1", "data": [data[a] for a in val_ids]}
         write_atomic(args.val_squad, json.dumps(held_out, ensure_ascii=False).encode("utf-8"))
     for name, pairs, ids in (("train", train, train_ids), ("val", val, val_ids)):
-        kinds = {k: sum(p.kind == k for p in pairs) for k in ("pos", "para", "hard", "swap", "neg")}
+        kinds = {k: sum(p.kind == k for p in pairs) for k in ("pos", "para", "hard", "swap", "neg", "anto")}
         print(f"{name}: {len(ids)} articles, {len({p.qid for p in pairs})} questions, {len(pairs)} pairs {kinds}",
               file=sys.stderr)
     return 0

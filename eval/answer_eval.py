@@ -4,7 +4,8 @@ Per question: sentence selection (does the best-scored sentence of the gold para
 answer), the span's token F1 on that sentence, and refusal: the question asked with its
 paragraph (best probability over all its candidates) against the same question with the gold
 paragraph removed (best over the other paragraphs' sentences only) and against its perturbed
-copies on the answer sentence: the swapped question and the negated one (where the data has them).
+copies on the answer sentence: the swapped question, the negated one and the antonym one (where the
+data has them).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def validation_metrics(pairs, scores: list[PairScore]) -> dict:
     for pair, score in zip(pairs, scores):
         groups[pair.qid].append((pair, score))
     selected, f1s, present, removed = [], [], [], []
-    perturbed: dict[str, tuple[list[float], list[float]]] = {"swap": ([], []), "neg": ([], [])}  # gold, copy
+    perturbed: dict[str, tuple[list[float], list[float]]] = {"swap": ([], []), "neg": ([], []), "anto": ([], [])}  # gold, copy
     for rows in groups.values():
         gold = [(p, s) for p, s in rows if p.kind == "pos"]
         if not gold:
@@ -51,10 +52,12 @@ def validation_metrics(pairs, scores: list[PairScore]) -> dict:
         "auc_present_vs_removed": auc(present, removed),
         "auc_gold_vs_swapped": auc(*perturbed["swap"]),
         "auc_gold_vs_negated": auc(*perturbed["neg"]),
+        "auc_gold_vs_antonym": auc(*perturbed["anto"]),
         "threshold_at_10pct_false_refusals": threshold,
         "refused_removed_at_threshold": _mean([r < threshold for r in removed]),
         "refused_swapped_at_threshold": _mean([r < threshold for r in perturbed["swap"][1]]),
         "refused_negated_at_threshold": _mean([r < threshold for r in perturbed["neg"][1]]),
+        "refused_antonym_at_threshold": _mean([r < threshold for r in perturbed["anto"][1]]),
         "false_refusals_at_threshold": _mean([r < threshold for r in present]),
     }
 

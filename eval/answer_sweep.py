@@ -8,11 +8,13 @@ articles (``python -m eval.answer_data --val-squad``), then report them on SQuAD
         --sample 500 --no-gold 250 --out /tmp/sweep.json
     python -m eval.answer_sweep --rows /tmp/sweep.json
 
-Three kinds of question: answerable (the gold paragraph in the corpus), ``removed`` (the same
-questions with their gold paragraph out of the corpus: the open-domain case) and ``swapped``
+Four kinds of question: answerable (the gold paragraph in the corpus), ``removed`` (the same
+questions with their gold paragraph out of the corpus: the open-domain case), ``swapped``
 (an entity that the answer sentence says swapped for another of the article, with the gold
 paragraph in the corpus: a question that reads answerable and that nothing answers, like the
-bulletin reader's "Who is the Minister of ...?" when a vice minister is named). Each kind's
+bulletin reader's "Who is the Minister of ...?" when a vice minister is named) and ``antonym``
+(a word the answer sentence says turned into its opposite: "the largest" asked as "the
+smallest"; eval/answer_data.py, ``antonym_question``). Each kind's
 refusal is reported; the refusal is fitted against ``--refuse-kinds`` (removed: fitting against
 swapped questions too refused no more of them at 10% false refusals, for versions 8 and 9 alike;
 rag/models/MODEL_CARD.md).
@@ -40,7 +42,7 @@ from rag.service.lifecycle import open_engine
 from . import answer_data, datasets, metrics
 from .answer_eval import auc, threshold_for_false_refusals
 
-KINDS = ("answerable", "removed", "swapped")
+KINDS = ("answerable", "removed", "swapped", "antonym")
 
 
 def kind_of(row: dict) -> str:
@@ -211,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how many of them also to ask without their gold paragraph")
     parser.add_argument("--swapped", type=int, default=500,
                         help="how many of them also to ask made unanswerable by a swap (those that can be)")
+    parser.add_argument("--antonym", type=int, default=500,
+                        help="how many of them also to ask with a word turned into its opposite (those that can be)")
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--out", type=Path, help="where to save the scores (with --squad)")
     parser.add_argument("--fit-abstention", metavar="N,BLEND", help="with --rows: learn a refusal score on those "
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
     parser.add_argument("--refuse-kinds", default="removed",
                         help="with --fit-abstention: the unanswerable kinds the refusal is fitted against "
-                        "(removed, swapped or both: removed,swapped); every kind's refusal is reported")
+                        "(a comma-separated choice of removed, swapped, antonym); every kind's refusal is reported")
     parser.add_argument("--write-calibration", type=Path, metavar="ONNX",
                         help="with --fit-abstention: store the blend, the learned refusal and its threshold in "
                         "this model file (the model the rows were scored with), where the engine reads them")
@@ -259,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += collect(engine, suite, questions[:args.no_gold], args.candidates, "removed")
         swapped = answer_data.swapped_questions(args.squad, questions[:args.swapped])
         rows += collect(engine, suite, swapped, args.candidates, "swapped")
+        opposite = answer_data.antonym_questions(args.squad, questions[:args.antonym])
+        rows += collect(engine, suite, opposite, args.candidates, "antonym")
     args.out.write_text(json.dumps(rows), encoding="utf-8")
     return report(rows)
 
@@ -267,20 +273,21 @@ def report(rows: list[dict]) -> int:
     """One JSON line per setting: hit@1, span F1, and refusal with the gold paragraph removed."""
     answerable = [r for r in rows if kind_of(r) == "answerable"]
     no_gold = [r for r in rows if kind_of(r) == "removed"]
-    swapped = [r for r in rows if kind_of(r) == "swapped"]
+    perturbed = {kind: [r for r in rows if kind_of(r) == kind] for kind in KINDS[2:]}
     scored = max(len(r["candidates"]) for r in rows)
     for n in (2, 4, 8, 16):
         if n > scored:
             continue
         for blend in (0.0, 2.0, 8.0, 16.0, 32.0, 64.0):
-            a, u, w = (replay(rows, n, blend, 0.1) for rows in (answerable, no_gold, swapped))
+            a, u = (replay(rows, n, blend, 0.1) for rows in (answerable, no_gold))
+            others = {kind: replay(kind_rows, n, blend, 0.1) for kind, kind_rows in perturbed.items() if kind_rows}
             line = {"n": n, "blend": blend, "hit@1": _mean(a["hit1"]), "span_f1": _mean(a["f1"]),
                     "auc_refusal": auc(a["best_p"], u["best_p"])}
             for rate in (0.05, 0.10):
                 t = threshold_for_false_refusals(a["best_p"], rate)
                 line[f"refused_no_gold_at_{int(rate * 100)}pct"] = _mean([p < t for p in u["best_p"]])
-                if swapped:
-                    line[f"refused_swapped_at_{int(rate * 100)}pct"] = _mean([p < t for p in w["best_p"]])
+                for kind, w in others.items():
+                    line[f"refused_{kind}_at_{int(rate * 100)}pct"] = _mean([p < t for p in w["best_p"]])
                 line[f"threshold_{int(rate * 100)}pct"] = round(t, 4)
             print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()}))
     return 0

@@ -43,6 +43,7 @@ class EvalOptions:
     answerers: str | None = None  # "heuristic", "model" or "heuristic,model"; None: the settings'
     squad_remove_gold: bool = False  # also ask the SQuAD questions without their gold paragraph
     squad_swapped: bool = False  # also ask them with an entity swapped, the gold paragraph kept (eval/answer_data.py)
+    squad_antonym: bool = False  # also ask them with a word turned into its opposite, the gold paragraph kept
 
 
 def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
@@ -125,6 +126,12 @@ def _suites(options: EvalOptions, tmp: Path) -> list[datasets.Suite]:
 
         asked = next(s for s in suites if s.name == "squad")
         suites.append(replace(asked, name="squad-swapped", questions=swapped_questions(options.squad, asked.questions)))
+    if options.squad and options.squad_antonym:
+        # The same sampled questions, those an opposite makes unanswerable ("largest" -> "smallest"): to be refused.
+        from .answer_data import antonym_questions
+
+        asked = next(s for s in suites if s.name == "squad")
+        suites.append(replace(asked, name="squad-antonym", questions=antonym_questions(options.squad, asked.questions)))
     return suites
 
 

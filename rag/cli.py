@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--squad-swapped", action="store_true",
                    help="also ask the SQuAD questions with an entity their answer sentence says swapped for "
                         "another of the article, the gold paragraph kept (they should be refused)")
+    p.add_argument("--squad-antonym", action="store_true",
+                   help="also ask the SQuAD questions with a word their answer sentence says turned into its "
+                        "opposite (\"largest\" -> \"smallest\"), the gold paragraph kept (they should be refused)")
     p.set_defaults(run=_eval)
     return parser
 
@@ -213,12 +216,13 @@ def _serve_on_ray(args, settings: Settings, engine) -> int:
 def _eval(args) -> int:
     from eval.run import EvalOptions, run
 
-    if (args.squad_remove_gold or args.squad_swapped) and args.squad is None:
-        raise RagError("--squad-remove-gold and --squad-swapped ask a SQuAD file's questions again: give --squad FILE")
+    if (args.squad_remove_gold or args.squad_swapped or args.squad_antonym) and args.squad is None:
+        raise RagError("--squad-remove-gold, --squad-swapped and --squad-antonym ask a SQuAD file's questions again: "
+                       "give --squad FILE")
     options = EvalOptions(questions=tuple(args.questions or ()), squad=args.squad, beir=args.beir, mode=args.mode,
                           out=args.out, limit=args.limit, sample=args.sample, calibrate=args.calibrate,
                           answerers=args.answerer, squad_remove_gold=args.squad_remove_gold,
-                          squad_swapped=args.squad_swapped)
+                          squad_swapped=args.squad_swapped, squad_antonym=args.squad_antonym)
     return run(options, _settings(args))
 
 

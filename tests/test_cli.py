@@ -50,6 +50,7 @@ def test_ask_abstains_on_off_topic_question(index_dir):
     (["ask", "   "], "the question is empty"),
     (["ask", "--seeds", "/nonexistent/seeds", "hello?"], "seeds folder not found"),
     (["eval", "--squad-swapped"], "give --squad FILE"),
+    (["eval", "--squad-antonym"], "give --squad FILE"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, message):
     result = rag(*args)

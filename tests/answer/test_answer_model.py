@@ -182,6 +182,40 @@ def test_negated_questions_contract_their_first_auxiliary_and_pair_with_the_answ
     assert [p.kind for p in with_negated[len(val):]] == ["neg"] * sum(p.kind == "pos" for p in val)
 
 
+def test_antonym_questions_turn_a_word_their_answer_sentence_says_into_its_opposite():
+    """--antonym-share: "the largest" asked as "the smallest" of the sentence that says the
+    largest, paired with it as a negative; a word the sentence does not say, one whose opposite it
+    also says, a capitalised one (part of a name) or one inside the answer is left alone."""
+    opposite = answer_data.antonym_question
+    sentence = "Lyon is the largest city of the region, founded before the Romans came."
+    assert opposite("What is the largest city of the region?", sentence, "Lyon") == (
+        "What is the smallest city of the region?")
+    assert opposite("What was founded before the Romans came?", sentence, "Lyon") == (
+        "What was founded after the Romans came?")
+    assert opposite("What is the largest city of the region?", sentence + " Vals is the smallest.", "Lyon") is None
+    assert opposite("What is the oldest city of the region?", sentence, "Lyon") is None  # the sentence says no "oldest"
+    assert opposite("Where is North Town?", "North Town lies in the north.", "in the north") is None
+    assert opposite("Which city is largest?", "The largest city is Lyon.", "largest city") is None  # in the answer
+    data = TINY["data"]
+    plain = answer_data.build_pairs(data, [0, 1], seed=3, paragraphs_per_article=3, swap_share=0.5)
+    assert plain == answer_data.build_pairs(data, [0, 1], seed=3, paragraphs_per_article=3, swap_share=0.5,
+                                            antonym_share=0.0)  # no draw at 0: earlier data stays the same
+    worded = {"data": [{"title": "Towns", "paragraphs": [
+        {"context": "Town 1 is the largest town of the valley. It has 104 schools.",
+         "qas": [{"id": "w-0-0", "question": "What is the largest town of the valley?",
+                  "answers": [{"text": "Town 1", "answer_start": 0}]},
+                 {"id": "w-0-1", "question": "How many schools does Town 1 have?",
+                  "answers": [{"text": "104", "answer_start": 51}]}]}]}]}["data"]
+    pairs = answer_data.build_pairs(worded, [0], seed=3, swap_share=0.0, antonym_share=1.0, questions_per_paragraph=2)
+    made = [p for p in pairs if p.kind == "anto"]
+    assert [(p.question, p.label, p.sentence) for p in made] == [
+        ("What is the smallest town of the valley?", 0, "Town 1 is the largest town of the valley.")]
+    val = answer_data.build_pairs(worded, [0], seed=4, validation=True)
+    with_opposites = answer_data.build_pairs(worded, [0], seed=4, validation=True, antonym_share=0.5)
+    assert with_opposites[:len(val)] == val  # earlier versions' validation pairs come first, unchanged
+    assert [p.kind for p in with_opposites[len(val):]] == ["anto"]
+
+
 def test_paragraph_negatives_can_be_the_sentences_closest_to_the_question():
     """--para-ranking bm25: the gold paragraph's other sentence that shares most words with the
     question (the one the engine's first stage offers beside the answer), whatever the seed."""

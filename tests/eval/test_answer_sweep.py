@@ -1,4 +1,4 @@
-"""Swapped questions (eval/answer_data.py) and the refusal eval/answer_sweep.py fits against them."""
+"""Swapped and antonym questions (eval/answer_data.py) and the refusal eval/answer_sweep.py fits against them."""
 
 from __future__ import annotations
 
@@ -49,6 +49,22 @@ def test_a_swapped_question_names_another_entity_of_the_article_that_its_answer_
             assert replaced in sentence and replacement in article and replacement not in sentence
             seen.add(q.text)
     assert len(seen) > 2  # the seed draws which entity and which replacement
+
+
+def test_antonym_questions_are_the_sampled_ones_an_opposite_makes_unanswerable(tmp_path):
+    squad = {"data": [{"title": "Towns", "paragraphs": [
+        {"context": "Town 1 is the largest town of the valley. It has 104 schools.",
+         "qas": [{"id": "a", "question": "What is the largest town of the valley?",
+                  "answers": [{"text": "Town 1", "answer_start": 0}]},
+                 {"id": "b", "question": "How many schools does Town 1 have?",
+                  "answers": [{"text": "104", "answer_start": 51}]}]}]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad), encoding="utf-8")
+    questions, _ = datasets.load_squad(path, tmp_path / "corpus")
+    made = answer_data.antonym_questions(path, questions)
+    assert [(q.id, q.text, q.kind, q.answerable) for q in made] == [
+        ("a-antonym", "What is the smallest town of the valley?", "antonym", False)]
+    assert made[0].relevant == next(q for q in questions if q.id == "a").relevant  # asked with its paragraph there
 
 
 def _rows(kind: str, n: int, p: float, relevance: float, rng: random.Random) -> list[dict]:

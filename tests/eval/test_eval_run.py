@@ -96,10 +96,11 @@ def test_several_question_files_are_one_suite_reported_by_language(tmp_path, few
     assert "By language, hybrid" in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_swapped_squad_questions_are_asked_with_their_paragraph_and_count_as_unanswerable(tmp_path, settings,
-                                                                                          embedder):
-    """--squad-swapped: each sampled question that a swap can make unanswerable (an entity its
-    answer sentence says, swapped for another of the article) is asked again; refusing it is right."""
+def test_swapped_and_antonym_squad_questions_are_asked_with_their_paragraph_and_count_as_unanswerable(
+        tmp_path, settings, embedder):
+    """--squad-swapped and --squad-antonym: each sampled question that a swap (an entity its answer
+    sentence says, swapped for another of the article) or an opposite ("largest" -> "smallest")
+    can make unanswerable is asked again; refusing it is right."""
     squad = tmp_path / "squad.json"
     squad.write_text(json.dumps({"data": [{"title": "Super_Bowl", "paragraphs": [
         {"context": "The Denver Broncos won Super Bowl 50 in Santa Clara, California, on February 7, 2016.",
@@ -107,18 +108,21 @@ def test_swapped_squad_questions_are_asked_with_their_paragraph_and_count_as_una
                   "answers": [{"text": "Santa Clara, California", "answer_start": 39}]}]},
         {"context": "The Seattle Seahawks won Super Bowl 48 in New Jersey.",
          "qas": [{"id": "s2", "question": "What covers the Amazon basin?",  # no entity of its sentence: no swap
-                  "answers": [{"text": "Seattle Seahawks", "answer_start": 4}]}]}]}]}))
-    assert eval_run.run(args(tmp_path, squad=squad, squad_swapped=True, answerers="heuristic,model"),
-                        settings, embedder) == 0
+                  "answers": [{"text": "Seattle Seahawks", "answer_start": 4}]}]},
+        {"context": "Levi's Stadium is the largest stadium of the bay.",
+         "qas": [{"id": "s3", "question": "What is the largest stadium of the bay?",  # an opposite, no swap
+                  "answers": [{"text": "Levi's Stadium", "answer_start": 0}]}]}]}]}))
+    assert eval_run.run(args(tmp_path, squad=squad, squad_swapped=True, squad_antonym=True,
+                             answerers="heuristic,model"), settings, embedder) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert set(report["suites"]) == {"squad", "squad-swapped"}
-    swapped = report["suites"]["squad-swapped"]
-    assert swapped["questions"] == 1
-    for column in ("hybrid+heuristic", "hybrid+model"):
-        figures = swapped["modes"][column]
-        assert figures["n"] == 1 and figures["false_abstention_rate"] is None  # nothing answerable in it
-        assert figures["abstention_recall"] in (0.0, 1.0) and figures["citation_validity"] in (None, 1.0)
+    assert set(report["suites"]) == {"squad", "squad-swapped", "squad-antonym"}
     rows = [json.loads(line) for line in (tmp_path / "out" / "details.jsonl").read_text().splitlines()]
-    asked = [r for r in rows if r["suite"] == "squad-swapped"]
-    assert {r["id"] for r in asked} == {"s1-swapped"} and not any(r["answerable"] for r in asked)
-    assert all("recall@1" in r for r in asked)  # its paragraph is in the corpus, and scored as the one to find
+    for suite, made in (("squad-swapped", "s1-swapped"), ("squad-antonym", "s3-antonym")):
+        assert report["suites"][suite]["questions"] == 1
+        for column in ("hybrid+heuristic", "hybrid+model"):
+            figures = report["suites"][suite]["modes"][column]
+            assert figures["n"] == 1 and figures["false_abstention_rate"] is None  # nothing answerable in it
+            assert figures["abstention_recall"] in (0.0, 1.0) and figures["citation_validity"] in (None, 1.0)
+        asked = [r for r in rows if r["suite"] == suite]
+        assert {r["id"] for r in asked} == {made} and not any(r["answerable"] for r in asked)
+        assert all("recall@1" in r for r in asked)  # its paragraph is in the corpus, and scored as the one to find
