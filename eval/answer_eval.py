@@ -24,7 +24,8 @@ def validation_metrics(pairs, scores: list[PairScore]) -> dict:
     for pair, score in zip(pairs, scores):
         groups[pair.qid].append((pair, score))
     selected, f1s, present, removed = [], [], [], []
-    perturbed: dict[str, tuple[list[float], list[float]]] = {"swap": ([], []), "neg": ([], []), "anto": ([], [])}  # gold, copy
+    # per kind of perturbed copy: the gold sentence's probability for the question, and for its copy
+    perturbed: dict[str, tuple[list[float], list[float]]] = {kind: ([], []) for kind in ("swap", "neg", "anto")}
     for rows in groups.values():
         gold = [(p, s) for p, s in rows if p.kind == "pos"]
         if not gold:
