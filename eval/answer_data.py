@@ -78,7 +78,7 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
                 questions_per_paragraph: int = 2, para_negatives: int = 1, hard_negatives: int = 1,
                 swap_share: float = 0.3, negation_share: float = 0.0, validation: bool = False,
                 draws: str = "sequential", workers: int = 1, para_ranking: str = "random",
-                antonym_share: float = 0.0) -> list[Pair]:
+                antonym_share: float = 0.0, paraphrase_share: float = 0.0) -> list[Pair]:
     """Pairs for the given articles. ``validation``: every sentence of the gold paragraph and
     three hard negatives per question, so that selection can be scored over a whole paragraph.
     ``para_negatives`` < 0 keeps every other sentence of the gold paragraph; ``para_ranking``:
@@ -87,6 +87,8 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
     answer, so that the model learns to tell it from the answer). With
     ``negation_share`` > 0, validation also gets every question's negated copy, at the end, and
     with ``antonym_share`` > 0 its antonym copy (``antonym_question``) after those.
+    ``paraphrase_share``: for that share of paragraphs, the question that shares the fewest words
+    with its answer sentence is one of those drawn (``_pick_questions``).
 
     ``draws``: "sequential" draws every article from one ``Random(seed)`` in turn (the data of
     answer model versions 1 to 3); "per-article" gives each article its own
@@ -97,7 +99,7 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
     options = dict(paragraphs_per_article=paragraphs_per_article, questions_per_paragraph=questions_per_paragraph,
                    para_negatives=para_negatives, hard_negatives=hard_negatives, swap_share=swap_share,
                    negation_share=negation_share, validation=validation, para_ranking=para_ranking,
-                   antonym_share=antonym_share)
+                   antonym_share=antonym_share, paraphrase_share=paraphrase_share)
     if draws == "sequential":
         rng = random.Random(seed)
         pairs = [p for a in articles for p in _article_pairs(data[a], a, rng, **options)]
@@ -163,7 +165,7 @@ def _article_job(job, data: list[dict] | None = None) -> list[Pair]:
 def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_article: int,
                    questions_per_paragraph: int, para_negatives: int, hard_negatives: int, swap_share: float,
                    negation_share: float, validation: bool, para_ranking: str = "random",
-                   antonym_share: float = 0.0) -> list[Pair]:
+                   antonym_share: float = 0.0, paraphrase_share: float = 0.0) -> list[Pair]:
     pairs: list[Pair] = []
     title = article.get("title", "").replace("_", " ")
     chosen = sorted(rng.sample(range(len(article["paragraphs"])),
@@ -183,7 +185,8 @@ def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_
     article_names = _names(" ".join(texts.values()))
     for p in chosen:
         qas = article["paragraphs"][p]["qas"]
-        picked = qas if validation else rng.sample(qas, min(questions_per_paragraph, len(qas)))
+        picked = qas if validation else _pick_questions(qas, questions_per_paragraph, rng, paraphrase_share,
+                                                        texts[p], title)
         for qa in picked:
             pairs += _pairs_for(qa, a, title, p, texts[p], spans[p], sentences, lexical, article_names, rng,
                                 para_negatives=None if validation or para_negatives < 0 else para_negatives,
@@ -194,6 +197,40 @@ def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_
                                 antonym=not validation and antonym_share > 0 and rng.random() < antonym_share,
                                 para_ranking=para_ranking)
     return pairs
+
+
+def _pick_questions(qas: list[dict], k: int, rng: random.Random, paraphrase_share: float, text: str,
+                    title: str) -> list[dict]:
+    """``k`` of a paragraph's questions drawn at random; for ``paraphrase_share`` of paragraphs the
+    last of them is replaced by the paragraph's question that shares the fewest words with its
+    answer sentence (``word_overlap``), unless it was drawn already.
+
+    Why: most SQuAD questions reuse their answer sentence's words, and a model trained on them
+    learns that shared words mean an answer. Users paraphrase ("the panel of specialists" for
+    "the expert committee"); the model then finds the answer phrase but doubts the sentence. No
+    draw is made at share 0, so the data of earlier versions stays the same."""
+    picked = rng.sample(qas, min(k, len(qas)))
+    if paraphrase_share <= 0 or rng.random() >= paraphrase_share or not picked:
+        return picked
+    known = [(o, n) for n, qa in enumerate(qas) if (o := word_overlap(qa, text, title)) is not None]
+    if known and qas[min(known)[1]] not in picked:
+        picked[-1] = qas[min(known)[1]]
+    return picked
+
+
+def word_overlap(qa: dict, text: str, title: str = "") -> float | None:
+    """The share of the question's terms (stemmed, no stop words) that its answer sentence or the
+    headline says (the model reads both); None when the answer is not found in one sentence or the
+    question has no terms."""
+    answer = " ".join(qa["answers"][0]["text"].split())
+    where = text.find(answer) if answer else -1
+    if where < 0:
+        return None
+    sentence = next((text[s:e] for s, e in split_sentences(text, 0, len(text)) if s <= where < e), None)
+    asked = set(terms(qa["question"]))
+    if sentence is None or not asked:
+        return None
+    return len(asked & set(terms(sentence + " " + title))) / len(asked)
 
 
 def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, sentences, lexical,
@@ -430,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--antonym-share", type=float, default=0.0,
                         help="share of questions also asked with a word their answer sentence says turned into its "
                         "opposite (paired with the answer sentence, label 0); validation then gets every such copy, last")
+    parser.add_argument("--paraphrase-share", type=float, default=0.0,
+                        help="share of paragraphs whose question sharing the fewest words with its answer sentence "
+                        "is one of those drawn (the paraphrased questions users ask)")
     parser.add_argument("--para-negatives", type=int, default=1,
                         help="other sentences of the gold paragraph per question (-1: all of them)")
     parser.add_argument("--para-ranking", choices=PARA_RANKINGS, default="random",
@@ -449,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                         questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share,
                         negation_share=args.negation_share, para_negatives=args.para_negatives,
                         hard_negatives=args.hard_negatives, draws=args.draws,
-                        workers=args.workers, para_ranking=args.para_ranking, antonym_share=args.antonym_share)
+                        workers=args.workers, para_ranking=args.para_ranking, antonym_share=args.antonym_share,
+                        paraphrase_share=args.paraphrase_share)
     val = build_pairs(data, val_ids, split_seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
                       questions_per_paragraph=1, validation=True, negation_share=args.negation_share,
                       antonym_share=args.antonym_share)

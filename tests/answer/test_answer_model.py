@@ -216,6 +216,31 @@ def test_antonym_questions_turn_a_word_their_answer_sentence_says_into_its_oppos
     assert [p.kind for p in with_opposites[len(val):]] == ["anto"]
 
 
+def test_paraphrase_share_draws_the_question_that_shares_fewest_words_with_its_answer_sentence():
+    """--paraphrase-share: for that share of paragraphs, the question whose words its answer
+    sentence (or the headline) least says is among those drawn; at 0 no draw is made."""
+    text = "The valley has 104 schools. Town 1 was built by the monks of Cluny in 1120."
+    asked = [("How many schools does the valley have?", "104"),       # school, valley of 6 terms
+             ("Who built Town 1?", "the monks of Cluny"),             # built, town, 1 of 4
+             ("Which religious order founded the settlement?", "the monks of Cluny")]  # none of its 5
+    qas = [{"id": f"p-0-0-{n}", "question": q, "answers": [{"text": a, "answer_start": text.find(a)}]}
+           for n, (q, a) in enumerate(asked)]
+    assert [answer_data.word_overlap(qa, text) for qa in qas] == [2 / 6, 3 / 4, 0.0]
+    assert answer_data.word_overlap(qas[2], text, title="Religious orders") == 2 / 5  # the headline counts
+    assert answer_data.word_overlap({**qas[0], "answers": [{"text": "missing", "answer_start": 0}]}, text) is None
+    data = [{"title": "Valley", "paragraphs": [{"context": text, "qas": qas}]}]
+    options = dict(swap_share=0.0, questions_per_paragraph=1)
+    for seed in range(6):
+        drawn = answer_data.build_pairs(data, [0], seed=seed, paraphrase_share=1.0, **options)
+        assert [p.question for p in drawn if p.kind == "pos"] == [asked[2][0]]
+    at_random = {p.question for seed in range(6)
+                 for p in answer_data.build_pairs(data, [0], seed=seed, **options) if p.kind == "pos"}
+    assert len(at_random) > 1
+    plain = answer_data.build_pairs(TINY["data"], [0, 1], seed=3, paragraphs_per_article=3, swap_share=0.5)
+    assert plain == answer_data.build_pairs(TINY["data"], [0, 1], seed=3, paragraphs_per_article=3, swap_share=0.5,
+                                            paraphrase_share=0.0)  # no draw at 0: earlier data stays the same
+
+
 def test_paragraph_negatives_can_be_the_sentences_closest_to_the_question():
     """--para-ranking bm25: the gold paragraph's other sentence that shares most words with the
     question (the one the engine's first stage offers beside the answer), whatever the seed."""
