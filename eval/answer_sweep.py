@@ -204,6 +204,34 @@ def ranking_report(fit_rows: list[dict], test_rows: list[dict], n: int) -> dict:
     return out
 
 
+COVERAGE_BUCKETS = (0.25, 0.5, 0.75)  # quarters of the question's rare words that the sentence says
+
+
+def coverage_report(rows: list[dict]) -> dict:
+    """How the model's probability for the answer sentence falls with the share of the question's
+    rare words it says (the heuristic's ``lexical`` coverage): per quarter, how many answerable
+    questions have a candidate holding a gold answer, and the median probability of the first such
+    candidate. SQuAD questions mostly reuse their sentence's words; paraphrased ones do not, and
+    where the model learned that shared words mean an answer, it doubts them (MODEL_CARD.md)."""
+    import numpy as np
+
+    edges = (0.0, *COVERAGE_BUCKETS)
+    buckets: dict[int, list[float]] = {k: [] for k in range(len(edges))}
+    for r in rows:
+        if kind_of(r) != "answerable":
+            continue
+        gold = next((c for c in r["candidates"] if c["hit"]), None)
+        if gold is not None:
+            buckets[sum(gold["lexical"] >= e for e in COVERAGE_BUCKETS)].append(gold["p"])
+    out = {}
+    for k, probabilities in buckets.items():
+        upper = f"{COVERAGE_BUCKETS[k]:g}" if k < len(COVERAGE_BUCKETS) else "1"
+        out[f"coverage {edges[k]:g}-{upper}"] = {
+            "questions": len(probabilities),
+            "median_probability": round(float(np.median(probabilities)), 3) if probabilities else None}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.answer_sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--squad", type=Path, help="SQuAD file to score (or --rows)")
@@ -222,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-ranking", type=int, metavar="N", help="with --rows: learn how to rank N candidates "
                         "on those rows and report it on --test-rows too")
     parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
+    parser.add_argument("--by-coverage", action="store_true", help="with --rows: the model's median probability "
+                        "for the answer sentence by how much of the question's rare words it says")
     parser.add_argument("--refuse-kinds", default="removed",
                         help="with --fit-abstention: the unanswerable kinds the refusal is fitted against "
                         "(a comma-separated choice of removed, swapped, antonym); every kind's refusal is reported")
@@ -249,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"calibration written to {args.write_calibration}", file=sys.stderr)
         return 0
     if args.rows is not None:
-        return report(json.loads(args.rows.read_text(encoding="utf-8")))
+        rows = json.loads(args.rows.read_text(encoding="utf-8"))
+        if args.by_coverage:
+            print(json.dumps(coverage_report(rows), indent=1))
+            return 0
+        return report(rows)
     if args.squad is None or args.out is None:
         parser.error("give --squad and --out, or --rows")
     with tempfile.TemporaryDirectory(prefix="rag-sweep-") as tmp:

@@ -92,3 +92,24 @@ def test_a_refusal_fitted_against_swapped_questions_leans_on_the_model():
     # rows saved before kinds existed read as answerable or removed
     old = [{k: v for k, v in r.items() if k != "kind"} for r in rows if r["kind"] != "swapped"]
     assert {answer_sweep.kind_of(r) for r in old} == {"answerable", "removed"}
+
+
+def test_the_coverage_report_gives_the_answer_sentences_median_probability_per_quarter():
+    """--by-coverage: per quarter of the question's rare words that the first candidate holding a
+    gold answer says, how many answerable questions and that candidate's median probability;
+    questions without such a candidate and unanswerable rows are left out."""
+    def row(kind, *candidates):
+        return {"kind": kind, "no_gold": kind != "answerable",
+                "candidates": [{"hit": hit, "lexical": lexical, "p": p} for hit, lexical, p in candidates]}
+
+    rows = [row("answerable", (False, 0.9, 0.8), (True, 0.1, 0.2)),   # the first holding the answer counts
+            row("answerable", (True, 0.2, 0.4)),
+            row("answerable", (True, 0.8, 0.9), (True, 0.1, 0.1)),
+            row("answerable", (True, 0.75, 0.7)),                      # a bucket's lower edge belongs to it
+            row("answerable", (False, 0.5, 0.9)),                      # no candidate holds the answer
+            row("removed", (True, 0.1, 0.99))]
+    assert answer_sweep.coverage_report(rows) == {
+        "coverage 0-0.25": {"questions": 2, "median_probability": 0.3},
+        "coverage 0.25-0.5": {"questions": 0, "median_probability": None},
+        "coverage 0.5-0.75": {"questions": 0, "median_probability": None},
+        "coverage 0.75-1": {"questions": 2, "median_probability": 0.8}}
