@@ -79,6 +79,19 @@ def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, k
     return rows
 
 
+def own_rows(engine: Engine, path: Path, candidates: int) -> list[dict]:
+    """An own question set's rows over the engine's corpus (the seeds): answerable questions as
+    kind "answerable", the others as "unanswerable", each with its question kind (factual,
+    paraphrase, ...). For reports (``--by-coverage``, replayed refusals), never to fit a setting:
+    settings are chosen on held-out SQuAD training articles only."""
+    questions = datasets.load_questions(path)
+    suite = datasets.Suite("own", str(path), questions, None, None)
+    kinds = {q.id: q.kind for q in questions}
+    rows = collect(engine, suite, [q for q in questions if q.answerable], candidates, "answerable")
+    rows += collect(engine, suite, [q for q in questions if not q.answerable], candidates, "unanswerable")
+    return [{**r, "question_kind": kinds[r["id"]]} for r in rows]
+
+
 def replay(rows: list[dict], n: int, blend: float, span_threshold: float) -> dict:
     """hit@1, span F1, and per question the best probability (for refusal), at one setting."""
     hit1, f1, best_p = [], [], []
@@ -236,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.answer_sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--squad", type=Path, help="SQuAD file to score (or --rows)")
     parser.add_argument("--rows", type=Path, help="replay the scores saved by an earlier --out")
+    parser.add_argument("--own", type=Path, nargs="?", const=datasets.OWN_QUESTIONS, metavar="QUESTIONS",
+                        help="score an own question set (default eval/questions.jsonl) over the configured seeds "
+                        "and index instead of SQuAD, into --out; for reports, never for fitting")
     parser.add_argument("--sample", type=int, default=500)
     parser.add_argument("--no-gold", type=int, default=250,
                         help="how many of them also to ask without their gold paragraph")
@@ -284,8 +300,16 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(coverage_report(rows), indent=1))
             return 0
         return report(rows)
+    if args.own is not None:
+        if args.out is None:
+            parser.error("--own needs --out")
+        engine, _ = open_engine(Settings.from_env(answerer="model"))
+        rows = own_rows(engine, args.own, args.candidates)
+        args.out.write_text(json.dumps(rows), encoding="utf-8")
+        print(json.dumps(coverage_report(rows), indent=1))
+        return 0
     if args.squad is None or args.out is None:
-        parser.error("give --squad and --out, or --rows")
+        parser.error("give --squad and --out, --own and --out, or --rows")
     with tempfile.TemporaryDirectory(prefix="rag-sweep-") as tmp:
         corpus = Path(tmp) / "corpus"
         questions, keys = datasets.load_squad(args.squad, corpus)

@@ -1,9 +1,12 @@
-"""Swapped and antonym questions (eval/answer_data.py) and the refusal eval/answer_sweep.py fits against them."""
+"""Swapped and antonym questions (eval/answer_data.py), the refusal eval/answer_sweep.py fits against
+them, and its reports on saved rows (by coverage; the own questions' rows)."""
 
 from __future__ import annotations
 
 import json
 import random
+
+import pytest
 
 from eval import answer_data, answer_sweep, datasets
 
@@ -113,3 +116,25 @@ def test_the_coverage_report_gives_the_answer_sentences_median_probability_per_q
         "coverage 0.25-0.5": {"questions": 0, "median_probability": None},
         "coverage 0.5-0.75": {"questions": 0, "median_probability": None},
         "coverage 0.75-1": {"questions": 2, "median_probability": 0.8}}
+
+
+@pytest.mark.slow
+def test_own_questions_become_sweep_rows_with_their_kinds(settings, embedder, tmp_path):
+    """--own: an own question set scored over the seeds, answerable ones as "answerable" and the
+    others as "unanswerable", each with its question kind, in the rows --by-coverage reads."""
+    from rag.service.lifecycle import open_engine
+
+    own = [json.loads(line) for line in open(datasets.OWN_QUESTIONS, encoding="utf-8")]
+    picked = [q for q in own if q["kind"] == "factual"][:2] + [q for q in own if not q["answerable"]][:1]
+    path = tmp_path / "questions.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in picked), encoding="utf-8")
+    engine, _ = open_engine(settings.with_(answerer="model"), embedder)
+    rows = answer_sweep.own_rows(engine, path, candidates=3)
+    assert [(r["id"], r["kind"], r["question_kind"]) for r in rows] == [
+        (picked[0]["id"], "answerable", "factual"), (picked[1]["id"], "answerable", "factual"),
+        (picked[2]["id"], "unanswerable", picked[2]["kind"])]
+    for r in rows:
+        assert 1 <= len(r["candidates"]) <= 3 and all(0 <= c["p"] <= 1 for c in r["candidates"])
+    assert any(c["hit"] for c in rows[0]["candidates"])  # a factual question's sentence is among its three
+    report = answer_sweep.coverage_report(rows)
+    assert sum(b["questions"] for b in report.values()) == sum(any(c["hit"] for c in r["candidates"]) for r in rows[:2])
