@@ -186,7 +186,7 @@ def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_
     for p in chosen:
         qas = article["paragraphs"][p]["qas"]
         picked = qas if validation else _pick_questions(qas, questions_per_paragraph, rng, paraphrase_share,
-                                                        texts[p], title)
+                                                        texts[p], spans[p], title)
         for qa in picked:
             pairs += _pairs_for(qa, a, title, p, texts[p], spans[p], sentences, lexical, article_names, rng,
                                 para_negatives=None if validation or para_negatives < 0 else para_negatives,
@@ -200,7 +200,7 @@ def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_
 
 
 def _pick_questions(qas: list[dict], k: int, rng: random.Random, paraphrase_share: float, text: str,
-                    title: str) -> list[dict]:
+                    spans: list[tuple[int, int]], title: str) -> list[dict]:
     """``k`` of a paragraph's questions drawn at random; for ``paraphrase_share`` of paragraphs the
     last of them is replaced by the paragraph's question that shares the fewest words with its
     answer sentence (``word_overlap``), unless it was drawn already.
@@ -212,21 +212,24 @@ def _pick_questions(qas: list[dict], k: int, rng: random.Random, paraphrase_shar
     picked = rng.sample(qas, min(k, len(qas)))
     if paraphrase_share <= 0 or rng.random() >= paraphrase_share or not picked:
         return picked
-    known = [(o, n) for n, qa in enumerate(qas) if (o := word_overlap(qa, text, title)) is not None]
-    if known and qas[min(known)[1]] not in picked:
-        picked[-1] = qas[min(known)[1]]
+    known = [(o, n) for n, qa in enumerate(qas) if (o := word_overlap(qa, text, title, spans)) is not None]
+    least = qas[min(known)[1]] if known else None
+    if least is not None and least not in picked:
+        picked[-1] = least
     return picked
 
 
-def word_overlap(qa: dict, text: str, title: str = "") -> float | None:
+def word_overlap(qa: dict, text: str, title: str = "", spans: list[tuple[int, int]] | None = None) -> float | None:
     """The share of the question's terms (stemmed, no stop words) that its answer sentence or the
     headline says (the model reads both); None when the answer is not found in one sentence or the
-    question has no terms."""
+    question has no terms. ``spans``: the paragraph's sentences, where the caller has split it already."""
     answer = " ".join(qa["answers"][0]["text"].split())
     where = text.find(answer) if answer else -1
     if where < 0:
         return None
-    sentence = next((text[s:e] for s, e in split_sentences(text, 0, len(text)) if s <= where < e), None)
+    if spans is None:
+        spans = split_sentences(text, 0, len(text))
+    sentence = next((text[s:e] for s, e in spans if s <= where < e), None)
     asked = set(terms(qa["question"]))
     if sentence is None or not asked:
         return None
