@@ -51,6 +51,7 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
     answerers = [a.strip() for a in (options.answerers or settings.answerer).split(",") if a.strip()]
     if "model" in answerers:  # the engine loads the model once; each question says which answerer
         settings = settings.with_(answerer="model")
+    settings = settings.with_(answer_cache=0)  # every latency measures answering, never a kept answer
     embedder = embedder or load_embedder(settings)
     started = time.perf_counter()
     result: dict = {"modes": modes, "abstain_threshold": settings.abstain_threshold,

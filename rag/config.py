@@ -82,6 +82,9 @@ class Settings:
     # The answer model's candidates scored at once, each in its own single-threaded call (rag/answer/model.py
     # AnswerModel.score); 0: one per CPU core the process may use.
     answer_workers: int = 0
+    # Answers kept per index generation for a question asked again with the same options (the
+    # widget's suggestions, recurring questions): answered in well under a millisecond. 0: none.
+    answer_cache: int = 256
     index_threads: int = 0  # 0: one per CPU core
     batch_size: int = 16
     backend: str = "auto"  # auto | fp32 | bf16 | onnx-int8 (see rag/encode/embedding.py)
@@ -145,6 +148,8 @@ class Settings:
             raise SettingsError("RAG_ANSWER_CANDIDATES must be at least 1")
         if self.answer_workers < 0:
             raise SettingsError("RAG_ANSWER_WORKERS must be 0 (one per CPU core) or more")
+        if self.answer_cache < 0:
+            raise SettingsError("RAG_ANSWER_CACHE must be 0 (keep no answers) or more")
         if self.backend not in ("auto", "fp32", "bf16", "onnx-int8"):
             raise SettingsError("RAG_BACKEND must be auto, fp32, bf16 or onnx-int8")
         return self

@@ -25,6 +25,7 @@ from rag.ingest.files import SourceFile
 from rag.inputs import check_encodable, is_blank, strip_blank
 from rag.records import Answer, Bulletin, ChatAnswer, Passage
 from rag.search.hybrid import Filters, Retriever
+from rag.service.answer_cache import AnswerCache
 
 
 class Engine:
@@ -42,6 +43,7 @@ class Engine:
         self.retriever = Retriever(index.chunk_vectors, index.vectors, index.lexical,
                                    [c.bulletin_id for c in index.chunks],
                                    {b.id: b.date for b in index.bulletins}, settings.query_threads)
+        self.answers = AnswerCache(settings.answer_cache)
 
     # --- questions -------------------------------------------------------------------------
 
@@ -82,6 +84,15 @@ class Engine:
         ``answerer`` overrides the settings' (``rag eval`` compares both on one engine)."""
         started = time.perf_counter()
         answerer = self._answerer(answerer)
+        # Checked before the cache is asked, so a bad request is refused the same way every time.
+        question, top_k, mode = self.check_query(question, top_k, mode)
+        self.check_filters(filters)
+        ids = None if filters.bulletin_ids is None else frozenset(filters.bulletin_ids)
+        key = (question, top_k, mode, answerer, ids, filters.date_from, filters.date_to)
+        cached = self.answers.get(key)
+        if cached is not None:
+            took = _ms(time.perf_counter() - started)
+            return replace(cached, timings_ms={"cache": took, "total": took})
         c = self._candidates(question, top_k, mode, filters)
         parsed, scored, index = c.question, c.scored, self.index
         if answerer == "model" and parsed.lang == "en":  # the model reads English questions only
@@ -110,6 +121,7 @@ class Engine:
         done = time.perf_counter()
         answer.timings_ms.update(retrieve=_ms(c.retrieved - started), answer=_ms(done - c.retrieved),
                                  total=_ms(done - started))
+        self.answers.put(key, answer)
         return answer
 
     def chat(self, messages: list[tuple[str, str]], top_k: int | None = None, mode: str | None = None,

@@ -144,3 +144,17 @@ def test_appending_copies_where_hard_links_are_refused(live, monkeypatch):
     assert {"records.json", "vectors.faiss", "sentence_vectors.npy"} <= set(copied)
     assert (store.current_generation(settings.index) / "segments" / "0001" / "records.json").is_file()
     assert "Jiuquan" in index.engine.ask("Where did the 500-megawatt wind farm open?").answer
+
+
+def test_an_answer_kept_in_the_cache_never_outlives_the_bulletins_it_was_given_from(live):
+    """Adding or removing a bulletin swaps in a new engine, whose cache starts empty."""
+    index, _ = live
+    question = "Where did the 500-megawatt wind farm open?"
+    before = index.engine.ask(question)
+    assert "Jiuquan" not in before.answer
+    assert set(index.engine.ask(question).timings_ms) == {"cache", "total"}  # kept for this generation
+    added = index.add(*WIND)
+    after = index.engine.ask(question)
+    assert "Jiuquan" in after.answer and "cache" not in after.timings_ms
+    index.delete(added.id)
+    assert "Jiuquan" not in index.engine.ask(question).answer

@@ -56,7 +56,8 @@ def test_committee_question_cites_liu_zhongmin(engine):
     for answer in (heuristic, model):
         assert answer.citations[0].title.startswith("The National carbon neutrality Science and Technology Expert")
         assert_citations_slice_back(answer)
-        assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
+        # computed, or from the engine's cache if another test asked first (tests/service/test_answer_cache.py)
+        assert set(answer.timings_ms) in ({"retrieve", "answer", "total"}, {"cache", "total"})
 
 
 def test_seed_questions_are_answered(engine):
