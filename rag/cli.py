@@ -182,7 +182,7 @@ def _line_of(engine, source: str, offset: int) -> int:
 
 
 def _serve(args) -> int:
-    from api.app import create_app
+    from api.app import create_app, warm_up
     from api.server import serve
 
     settings = _settings(args)
@@ -193,6 +193,7 @@ def _serve(args) -> int:
         return _serve_on_ray(args, settings, engine)
     logging.getLogger("api").setLevel(logging.INFO)
     logging.getLogger("api.access").setLevel(logging.INFO)
+    warm_up(engine)
     print(f"rag: serving {len(engine.index.bulletins)} bulletins on http://{args.host}:{args.port} "
           f"(chat at /, API docs at /docs)", file=sys.stderr)
     serve(create_app(settings, engine), settings, args.host, args.port)  # the app logs each request itself

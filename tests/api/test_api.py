@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.pages import SUGGESTIONS
 from rag.config import Settings
 from rag.index import build as indexing
 from rag.service.lifecycle import open_engine
@@ -38,6 +39,16 @@ def writable(tmp_path, embedder):
 
 
 AUTH = {"Authorization": "Bearer s3cret"}
+
+
+def test_the_starter_questions_are_answered_before_the_first_visitor(engine, settings):
+    """The app that opens its own index asks the page's starter questions before it serves."""
+    with TestClient(create_app(settings)) as c:  # no engine given: the lifespan opens one and warms it up
+        replies = [c.post("/ask", json={"question": q}).json() for q in SUGGESTIONS]
+        other = c.post("/ask", json={"question": COMMITTEE}).json()
+    assert all("cache" in r["timings_ms"] for r in replies), [r["timings_ms"] for r in replies]
+    assert "Interlaken" in replies[1]["answer"]
+    assert "cache" not in other["timings_ms"]
 
 
 def test_ask_returns_a_cited_answer(client):
