@@ -23,6 +23,7 @@ from rag.service.engine import Engine
 from rag.service.lifecycle import load_embedder, open_engine
 
 from . import calibrate, datasets, metrics, report
+from .journal import Journal, fingerprint
 
 RETRIEVAL_TOP_K = 20  # passages fetched to rank documents; several passages may share a bulletin
 RANK_DEPTH = 10  # documents scored by recall@k, MRR and nDCG
@@ -44,6 +45,7 @@ class EvalOptions:
     squad_remove_gold: bool = False  # also ask the SQuAD questions without their gold paragraph
     squad_swapped: bool = False  # also ask them with an entity swapped, the gold paragraph kept (eval/answer_data.py)
     squad_antonym: bool = False  # also ask them with a word turned into its opposite, the gold paragraph kept
+    resume: bool = False  # go on from ``out``'s journal of a stopped run with the same options (eval/journal.py)
 
 
 def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
@@ -58,7 +60,10 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
                     "model": settings.model_name, "backend": embedder.backend, "top_k": settings.top_k,
                     "suites": {}}
     details: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+    journal = Journal(Path(options.out), fingerprint(options, settings), options.resume)
+    if journal.done:
+        print(f"rag eval: resuming, {len(journal.done)} scored questions read from {journal.path}", file=sys.stderr)
+    with journal, tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         for suite in _suites(options, Path(tmp)):
             suite_settings = settings
             if suite.seeds is not None:  # a generated corpus: index it beside it, never in index/
@@ -79,9 +84,13 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
             for mode in modes:
                 for answerer in answerers:  # a column per mode, or per mode and answerer
                     column = mode if len(answerers) == 1 else f"{mode}+{answerer}"
-                    records = [evaluate_question(engine, suite, q, mode, texts, answerer)
-                               for q in tqdm(suite.questions, desc=f"{suite.name} {column}", unit="q",
-                                             file=sys.stderr)]
+                    records = []
+                    for q in tqdm(suite.questions, desc=f"{suite.name} {column}", unit="q", file=sys.stderr):
+                        record = journal.get(suite.name, column, q.id)
+                        if record is None:
+                            record = evaluate_question(engine, suite, q, mode, texts, answerer)
+                            journal.add(suite.name, column, record)
+                        records.append(record)
                     section["modes"][column] = summarize(records, suite.retrieval_only)
                     section["by_kind"][column] = _by_kind(records, suite.retrieval_only)
                     section["by_lang"][column] = _by_group(records, suite.retrieval_only, "lang")

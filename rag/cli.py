@@ -91,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate at most this many questions")
     p.add_argument("--sample", type=int, help="draw this many questions with random.Random(0) (default all)")
     p.add_argument("--calibrate", action="store_true", help="also fit the abstention threshold")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from OUT/progress.jsonl, where a stopped run with the same options wrote the "
+                        "questions it had scored")
     p.add_argument("--answerer", help="heuristic, model, or both side by side: heuristic,model")
     p.add_argument("--squad-remove-gold", action="store_true",
                    help="also ask the SQuAD questions without their gold paragraph (they should be refused)")
@@ -223,7 +226,7 @@ def _eval(args) -> int:
     options = EvalOptions(questions=tuple(args.questions or ()), squad=args.squad, beir=args.beir, mode=args.mode,
                           out=args.out, limit=args.limit, sample=args.sample, calibrate=args.calibrate,
                           answerers=args.answerer, squad_remove_gold=args.squad_remove_gold,
-                          squad_swapped=args.squad_swapped, squad_antonym=args.squad_antonym)
+                          squad_swapped=args.squad_swapped, squad_antonym=args.squad_antonym, resume=args.resume)
     return run(options, _settings(args))
 
 
