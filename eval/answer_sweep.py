@@ -8,6 +8,9 @@ articles (``python -m eval.answer_data --val-squad``), then report them on SQuAD
         --sample 500 --no-gold 250 --out /tmp/sweep.json
     python -m eval.answer_sweep --rows /tmp/sweep.json
 
+A stopped sweep goes on with the same command and ``--resume``: the questions it had scored are
+in ``/tmp/sweep.json.progress.jsonl`` (eval/journal.py).
+
 Four kinds of question: answerable (the gold paragraph in the corpus), ``removed`` (the same
 questions with their gold paragraph out of the corpus: the open-domain case), ``swapped``
 (an entity that the answer sentence says swapped for another of the article, with the gold
@@ -35,12 +38,14 @@ from rag.answer.model import Calibration, confidence_features, judge_candidates,
 from rag.answer.question import parse_question
 from rag.answer.select import score_sentences
 from rag.config import Settings
+from rag.fileio import write_atomic
 from rag.search.hybrid import Filters
 from rag.service.engine import Engine
 from rag.service.lifecycle import open_engine
 
 from . import answer_data, datasets, metrics
 from .answer_eval import auc, threshold_for_false_refusals
+from .journal import Journal, scored_settings
 
 KINDS = ("answerable", "removed", "swapped", "antonym")
 
@@ -50,33 +55,46 @@ def kind_of(row: dict) -> str:
     return row.get("kind") or ("removed" if row["no_gold"] else "answerable")
 
 
-def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, kind: str) -> list[dict]:
-    """Score each question's best ``candidates`` sentences; ``kind`` "removed" asks without the gold paragraph."""
+def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, kind: str,
+            journal: Journal | None = None) -> list[dict]:
+    """Score each question's best ``candidates`` sentences; ``kind`` "removed" asks without the gold
+    paragraph. ``journal``: rows already scored are taken from it, new ones written to it."""
     rows = []
+    for q in tqdm(questions, desc=kind, file=sys.stderr):
+        row = journal.get(kind, "sweep", q.id) if journal else None
+        if row is None:
+            row = _row(engine, suite, q, candidates, kind)
+            if journal:
+                journal.add(kind, "sweep", row)
+        rows.append(row)
+    return rows
+
+
+def _row(engine: Engine, suite: datasets.Suite, q, candidates: int, kind: str) -> dict:
+    """One question's row: its best ``candidates`` sentences, each with the heuristic's scores, the
+    model's probability and span, and whether it holds a gold answer."""
     stored = engine.index
     remove_gold = kind == "removed"
-    for q in tqdm(questions, desc=kind, file=sys.stderr):
-        filters = Filters()
-        if remove_gold:
-            filters = Filters(bulletin_ids=frozenset(b.id for b in engine.bulletins.values()
-                                                     if suite.doc_key(b.title, b.source) not in q.relevant))
-        _, ranked, vector = engine.search(q.text, mode="hybrid", filters=filters)
-        question = parse_question(q.text.strip(), vector)
-        scored = score_sentences(question, ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
-                                 stored.lexical, engine.titles)[:candidates]
-        verdict = judge_candidates(engine.answer_model, question, scored, stored.sentences, engine.titles, candidates)
-        by_index = {c.index: s for c, s in zip(verdict.candidates, verdict.scores)}
-        cands = []
-        for c in scored:  # the heuristic's order
-            s = by_index[c.index]
-            text = stored.sentences[c.index].text
-            cands.append({"score": c.score, "relevance": c.relevance, "dense": c.dense, "lexical": c.lexical,
-                          "passage": c.passage, "p": s.probability,
-                          "span": text[s.span[0]:s.span[1]] if s.span else None, "span_conf": s.span_confidence,
-                          "hit": metrics.contains_answer(text, q.answers) if q.answers else False})
-        rows.append({"id": q.id, "answers": list(q.answers), "no_gold": kind != "answerable", "kind": kind,
-                     "candidates": cands})
-    return rows
+    filters = Filters()
+    if remove_gold:
+        filters = Filters(bulletin_ids=frozenset(b.id for b in engine.bulletins.values()
+                                                 if suite.doc_key(b.title, b.source) not in q.relevant))
+    _, ranked, vector = engine.search(q.text, mode="hybrid", filters=filters)
+    question = parse_question(q.text.strip(), vector)
+    scored = score_sentences(question, ranked, stored.chunks, stored.sentences, stored.sentence_vectors,
+                             stored.lexical, engine.titles)[:candidates]
+    verdict = judge_candidates(engine.answer_model, question, scored, stored.sentences, engine.titles, candidates)
+    by_index = {c.index: s for c, s in zip(verdict.candidates, verdict.scores)}
+    cands = []
+    for c in scored:  # the heuristic's order
+        s = by_index[c.index]
+        text = stored.sentences[c.index].text
+        cands.append({"score": c.score, "relevance": c.relevance, "dense": c.dense, "lexical": c.lexical,
+                      "passage": c.passage, "p": s.probability,
+                      "span": text[s.span[0]:s.span[1]] if s.span else None, "span_conf": s.span_confidence,
+                      "hit": metrics.contains_answer(text, q.answers) if q.answers else False})
+    return {"id": q.id, "answers": list(q.answers), "no_gold": kind != "answerable", "kind": kind,
+            "candidates": cands}
 
 
 def own_rows(engine: Engine, path: Path, candidates: int) -> list[dict]:
@@ -261,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how many of them also to ask with a word turned into its opposite (those that can be)")
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--out", type=Path, help="where to save the scores (with --squad)")
+    parser.add_argument("--resume", action="store_true", help="with --squad: go on from OUT.progress.jsonl, "
+                        "where a stopped sweep with the same options wrote the questions it had scored")
     parser.add_argument("--fit-abstention", metavar="N,BLEND", help="with --rows: learn a refusal score on those "
                         "rows and report it on --test-rows too")
     parser.add_argument("--fit-ranking", type=int, metavar="N", help="with --rows: learn how to rank N candidates "
@@ -316,14 +336,19 @@ def main(argv: list[str] | None = None) -> int:
         questions = datasets.sample(questions, args.sample)
         suite = datasets.Suite("squad", str(args.squad), questions, corpus, keys)
         settings = Settings.from_env(seeds=corpus, index=Path(tmp) / "index", answerer="model")
-        engine, _ = open_engine(settings)
-        rows = collect(engine, suite, questions, args.candidates, "answerable")
-        rows += collect(engine, suite, questions[:args.no_gold], args.candidates, "removed")
-        swapped = answer_data.swapped_questions(args.squad, questions[:args.swapped])
-        rows += collect(engine, suite, swapped, args.candidates, "swapped")
-        opposite = answer_data.antonym_questions(args.squad, questions[:args.antonym])
-        rows += collect(engine, suite, opposite, args.candidates, "antonym")
-    args.out.write_text(json.dumps(rows), encoding="utf-8")
+        options = {k: str(getattr(args, k)) for k in ("squad", "sample", "no_gold", "swapped", "antonym", "candidates")}
+        # the corpus is the SQuAD file's, written into a new temporary folder each time
+        kept = {k: v for k, v in scored_settings(settings).items() if k not in ("seeds", "index")}
+        header = {"options": options, "settings": kept}
+        with Journal(Path(f"{args.out}.progress.jsonl"), header, args.resume) as journal:
+            engine, _ = open_engine(settings)
+            rows = collect(engine, suite, questions, args.candidates, "answerable", journal)
+            rows += collect(engine, suite, questions[:args.no_gold], args.candidates, "removed", journal)
+            swapped = answer_data.swapped_questions(args.squad, questions[:args.swapped])
+            rows += collect(engine, suite, swapped, args.candidates, "swapped", journal)
+            opposite = answer_data.antonym_questions(args.squad, questions[:args.antonym])
+            rows += collect(engine, suite, opposite, args.candidates, "antonym", journal)
+    write_atomic(args.out, json.dumps(rows).encode("utf-8"))
     return report(rows)
 
 

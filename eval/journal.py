@@ -1,8 +1,9 @@
-"""A `rag eval` run's scored questions, written down as they are made, so that a stopped run can
-go on (``rag eval --resume``) instead of asking every question again.
+"""An evaluation's scored questions, written down as they are made, so that a stopped run can go
+on (``rag eval --resume``, ``eval.answer_sweep --resume``) instead of asking every question again.
 
-``OUT/progress.jsonl``: a header line with what decides the scores (the options and the settings
-that change answers), then one line per question scored in one column of one suite. A run killed
+``OUT/progress.jsonl`` for `rag eval` (``ROWS.progress.jsonl`` for a sweep): a header line with what
+decides the scores (the options and the settings that change answers), then one line per question
+scored in one column of one suite. A run killed
 mid-line leaves at most a partial last line, which a resumed run drops. A resumed run with other
 options is refused: mixing the records of two configurations would report neither.
 """
@@ -25,18 +26,22 @@ SCORED_SETTINGS = ("model_name", "backend", "chunk_tokens", "chunk_overlap", "to
 
 
 def fingerprint(options, settings: Settings) -> dict:
-    """What a resumed run must share with the stopped one: the ``EvalOptions`` but where the report
-    goes and whether to resume, and the ``SCORED_SETTINGS``."""
+    """What a resumed `rag eval` must share with the stopped one: the ``EvalOptions`` but where the
+    report goes and whether to resume, and the ``SCORED_SETTINGS``."""
     chosen = {k: str(v) for k, v in asdict(options).items() if k not in ("out", "resume")}
-    return {"options": chosen, "settings": {k: str(getattr(settings, k)) for k in SCORED_SETTINGS}}
+    return {"options": chosen, "settings": scored_settings(settings)}
+
+
+def scored_settings(settings: Settings) -> dict[str, str]:
+    return {k: str(getattr(settings, k)) for k in SCORED_SETTINGS}
 
 
 class Journal:
-    """The records of one run, by (suite, column, question id); ``resume`` reads those already in
-    ``folder``'s journal, otherwise it starts a new one."""
+    """The records of one run in the file ``path``, by (suite, column, question id); ``resume`` reads
+    those already there, otherwise a new journal starts."""
 
-    def __init__(self, folder: Path, header: dict, resume: bool):
-        self.path = Path(folder) / FILE_NAME
+    def __init__(self, path: Path, header: dict, resume: bool):
+        self.path = Path(path)
         self.done: dict[tuple[str, str, str], dict] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume and self.path.is_file():

@@ -23,6 +23,7 @@ from rag.service.engine import Engine
 from rag.service.lifecycle import load_embedder, open_engine
 
 from . import calibrate, datasets, metrics, report
+from .journal import FILE_NAME as JOURNAL
 from .journal import Journal, fingerprint
 
 RETRIEVAL_TOP_K = 20  # passages fetched to rank documents; several passages may share a bulletin
@@ -60,7 +61,7 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
                     "model": settings.model_name, "backend": embedder.backend, "top_k": settings.top_k,
                     "suites": {}}
     details: list[dict] = []
-    journal = Journal(Path(options.out), fingerprint(options, settings), options.resume)
+    journal = Journal(Path(options.out) / JOURNAL, fingerprint(options, settings), options.resume)
     if journal.done:
         print(f"rag eval: resuming, {len(journal.done)} scored questions read from {journal.path}", file=sys.stderr)
     with journal, tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:

@@ -138,3 +138,23 @@ def test_own_questions_become_sweep_rows_with_their_kinds(settings, embedder, tm
     assert any(c["hit"] for c in rows[0]["candidates"])  # a factual question's sentence is among its three
     report = answer_sweep.coverage_report(rows)
     assert sum(b["questions"] for b in report.values()) == sum(any(c["hit"] for c in r["candidates"]) for r in rows[:2])
+
+
+@pytest.mark.slow
+def test_a_stopped_sweep_goes_on_where_it_stopped(tmp_path, monkeypatch):
+    squad, out = tmp_path / "squad.json", tmp_path / "sweep.json"
+    squad.write_text(json.dumps(SQUAD), encoding="utf-8")
+    command = ["--squad", str(squad), "--sample", "3", "--no-gold", "2", "--candidates", "2", "--out", str(out)]
+    assert answer_sweep.main(command) == 0
+    full = json.loads(out.read_text())
+    journal = tmp_path / "sweep.json.progress.jsonl"
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 1 + len(full)  # the header, then every row as it was scored
+    journal.write_text("\n".join(lines[:3]) + "\n" + lines[3][:30])  # stopped while writing the third
+    scored = []
+    row = answer_sweep._row
+    monkeypatch.setattr(answer_sweep, "_row", lambda engine, suite, q, n, kind: scored.append((kind, q.id)) or
+                        row(engine, suite, q, n, kind))
+    assert answer_sweep.main([*command, "--resume"]) == 0
+    assert scored == [(r["kind"], r["id"]) for r in full[2:]]
+    assert json.loads(out.read_text()) == full

@@ -13,12 +13,12 @@ HEADER = {"options": {"mode": "hybrid", "limit": "4"}, "settings": {"top_k": "5"
 
 
 def test_a_resumed_journal_has_the_records_written_before_and_drops_a_partial_last_line(tmp_path):
-    with Journal(tmp_path, HEADER, resume=False) as journal:
+    with Journal(tmp_path / FILE_NAME, HEADER, resume=False) as journal:
         journal.add("own", "hybrid", {"id": "q1", "hit": True})
         journal.add("own", "hybrid", {"id": "q2", "hit": False})
     path = tmp_path / FILE_NAME
     path.write_text(path.read_text() + '{"suite": "own", "column": "hyb')  # killed while writing q3
-    with Journal(tmp_path, HEADER, resume=True) as journal:
+    with Journal(tmp_path / FILE_NAME, HEADER, resume=True) as journal:
         assert journal.get("own", "hybrid", "q2") == {"id": "q2", "hit": False}
         assert journal.get("own", "hybrid", "q3") is None and journal.get("own", "dense", "q1") is None
         journal.add("own", "hybrid", {"id": "q3", "hit": True})
@@ -27,9 +27,9 @@ def test_a_resumed_journal_has_the_records_written_before_and_drops_a_partial_la
 
 
 def test_without_resume_a_new_journal_starts(tmp_path):
-    with Journal(tmp_path, HEADER, resume=False) as journal:
+    with Journal(tmp_path / FILE_NAME, HEADER, resume=False) as journal:
         journal.add("own", "hybrid", {"id": "q1"})
-    with Journal(tmp_path, HEADER, resume=False) as journal:
+    with Journal(tmp_path / FILE_NAME, HEADER, resume=False) as journal:
         assert not journal.done
     assert len((tmp_path / FILE_NAME).read_text().splitlines()) == 1
 
@@ -43,14 +43,14 @@ def test_without_resume_a_new_journal_starts(tmp_path):
 def test_a_journal_that_is_not_one_is_refused_with_a_clear_error(tmp_path, text, message):
     (tmp_path / FILE_NAME).write_text(text)
     with pytest.raises(RagError, match=message):
-        Journal(tmp_path, HEADER, resume=True)
+        Journal(tmp_path / FILE_NAME, HEADER, resume=True)
 
 
 def test_other_options_are_named_and_refused(tmp_path):
-    Journal(tmp_path, HEADER, resume=False).close()
+    Journal(tmp_path / FILE_NAME, HEADER, resume=False).close()
     other = {"options": {"mode": "all", "limit": "4"}, "settings": {"top_k": "8"}}
     with pytest.raises(RagError, match="other mode, top_k"):
-        Journal(tmp_path, other, resume=True)
+        Journal(tmp_path / FILE_NAME, other, resume=True)
 
 
 @pytest.mark.slow
