@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.squad is None or args.out is None:
         parser.error("give --squad and --out, --own and --out, or --rows")
+    if args.out.is_dir():
+        parser.error(f"--out {args.out} is a folder: give the file the rows go into")
     with tempfile.TemporaryDirectory(prefix="rag-sweep-") as tmp:
         corpus = Path(tmp) / "corpus"
         questions, keys = datasets.load_squad(args.squad, corpus)

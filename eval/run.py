@@ -16,6 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.config import MODES, Settings
+from rag.errors import RagError
 from rag.ingest.files import read_text
 from rag.progress import ProgressBar
 from rag.search.hybrid import Filters
@@ -50,6 +51,13 @@ class EvalOptions:
 
 
 def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
+    out = Path(options.out)
+    if out.exists() and not out.is_dir():
+        raise RagError(f"--out {out} is a file: give the folder the report goes into")
+    try:  # before any question is asked: a report that cannot be written is said at once, in one line
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RagError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
     modes = list(MODES) if options.mode == "all" else [options.mode]
     answerers = [a.strip() for a in (options.answerers or settings.answerer).split(",") if a.strip()]
     if "model" in answerers:  # the engine loads the model once; each question says which answerer
@@ -61,7 +69,7 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
                     "model": settings.model_name, "backend": embedder.backend, "top_k": settings.top_k,
                     "suites": {}}
     details: list[dict] = []
-    journal = Journal(Path(options.out) / JOURNAL, fingerprint(options, settings), options.resume)
+    journal = Journal(out / JOURNAL, fingerprint(options, settings), options.resume)
     if journal.done:
         print(f"rag eval: resuming, {len(journal.done)} scored questions read from {journal.path}", file=sys.stderr)
     with journal, tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
@@ -100,7 +108,6 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
                 result["calibration"] = _calibrate(engine, suite, modes, settings)
             result["suites"][suite.name] = section
     result["seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(options.out)
     report.write(result, details, out)
     print(report.terminal_table(result))
     print(f"\nreport: {out / 'report.md'}, {out / 'report.json'}, {out / 'report.png'}")

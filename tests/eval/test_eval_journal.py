@@ -73,3 +73,12 @@ def test_a_stopped_eval_goes_on_where_it_stopped(tmp_path, settings, embedder, m
     assert strip(resumed) == strip(full)
     with pytest.raises(RagError, match="other limit"):
         eval_run.run(EvalOptions(out=tmp_path / "out", limit=4, answerers="model", resume=True), settings, embedder)
+
+
+def test_a_report_folder_that_cannot_be_made_is_said_before_any_question(tmp_path, capsys):
+    from rag.cli import main
+
+    taken = tmp_path / "report.md"
+    taken.write_text("not a folder")
+    assert main(["eval", "--limit", "1", "--out", str(taken)]) == 2
+    assert capsys.readouterr().err.strip() == f"rag: error: --out {taken} is a file: give the folder the report goes into"
