@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.corpora import bulletin_folder
-from bench.output import emit
+from bench.output import check_out, emit
 from rag.config import PROJECT_ROOT, Settings
 from rag.encode.cpu import CPU_FEATURES, cpu_flags
 from rag.fileio import write_bulletin
@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    check_out(parser, args.out)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.worker:
         print(json.dumps(worker(args.worker, args.texts, args.vectors, args.cache, args.batch_size, args.threads)))

@@ -28,7 +28,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from bench.output import emit
+from bench.output import check_out, emit
 from rag.config import PROJECT_ROOT, available_cores
 from rag.ingest.bulletins import body_range, split_bulletins
 from rag.ingest.files import read_corpus
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the PDFs and the index (default: a temporary folder)")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
+    check_out(parser, args.out)
     with tempfile.TemporaryDirectory(prefix="bench-pdfs-") as scratch:
         work = args.workdir or Path(scratch)
         seeds, index = work / "pdfs", work / "index"

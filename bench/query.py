@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.output import emit
+from bench.output import check_out, emit
 from rag.config import PROJECT_ROOT, Settings
 
 BUILT_IN = [
@@ -281,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                         "comma-separated (e.g. 2,4,8,16), beside the heuristic")
     parser.add_argument("--out", type=Path, help="write the JSON here too")
     args = parser.parse_args(argv)
+    check_out(parser, args.out)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # the answer cache off: the warm-up and the measured runs ask the same questions
     settings = Settings.from_env(seeds=args.seeds, index=args.index, answer_cache=0)

@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.corpora import bulletin_folder
 from bench.load import QUESTIONS, run_load
-from bench.output import emit
+from bench.output import check_out, emit
 from bench.query import start_server
 from rag.config import PROJECT_ROOT, Settings, available_cores
 from rag.service.lifecycle import load_embedder, open_engine
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    check_out(parser, args.out)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     try:
