@@ -61,11 +61,11 @@ def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, k
     paragraph. ``journal``: rows already scored are taken from it, new ones written to it."""
     rows = []
     for q in tqdm(questions, desc=kind, file=sys.stderr):
-        row = journal.get(kind, "sweep", q.id) if journal else None
+        row = journal.get(kind, "sweep", q.id, q.text) if journal else None
         if row is None:
             row = _row(engine, suite, q, candidates, kind)
             if journal:
-                journal.add(kind, "sweep", row)
+                journal.add(kind, "sweep", q.text, row)
         rows.append(row)
     return rows
 

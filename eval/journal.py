@@ -37,12 +37,13 @@ def scored_settings(settings: Settings) -> dict[str, str]:
 
 
 class Journal:
-    """The records of one run in the file ``path``, by (suite, column, question id); ``resume`` reads
-    those already there, otherwise a new journal starts."""
+    """The records of one run in the file ``path``, by suite, column and question (its id and text:
+    two question files may reuse an id); ``resume`` reads those already there, otherwise a new
+    journal starts."""
 
     def __init__(self, path: Path, header: dict, resume: bool):
         self.path = Path(path)
-        self.done: dict[tuple[str, str, str], dict] = {}
+        self.done: dict[tuple[str, str, str, str], dict] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume and self.path.is_file():
             lines = _whole_lines(self.path)
@@ -57,7 +58,7 @@ class Journal:
             for line in lines[1:]:
                 row = json.loads(line)
                 try:
-                    self.done[(row["suite"], row["column"], row["record"]["id"])] = row["record"]
+                    self.done[(row["suite"], row["column"], row["record"]["id"], row["question"])] = row["record"]
                 except (KeyError, TypeError):
                     raise RagError(f"{self.path} is damaged (a line that is not a scored question): "
                                    "drop --resume to start again") from None
@@ -66,11 +67,13 @@ class Journal:
             write_atomic(self.path, (json.dumps({"header": header}) + "\n").encode("utf-8"))
         self._file = open(self.path, "a", encoding="utf-8")
 
-    def get(self, suite: str, column: str, question_id: str) -> dict | None:
-        return self.done.get((suite, column, question_id))
+    def get(self, suite: str, column: str, question_id: str, question: str) -> dict | None:
+        return self.done.get((suite, column, question_id, question))
 
-    def add(self, suite: str, column: str, record: dict) -> None:
-        self._file.write(json.dumps({"suite": suite, "column": column, "record": record}) + "\n")
+    def add(self, suite: str, column: str, question: str, record: dict) -> None:
+        """``record`` must hold the question's ``id``."""
+        line = {"suite": suite, "column": column, "question": question, "record": record}
+        self._file.write(json.dumps(line) + "\n")
         self._file.flush()  # a kill loses at most the question being written
 
     def close(self) -> None:

@@ -95,10 +95,10 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
                     column = mode if len(answerers) == 1 else f"{mode}+{answerer}"
                     records = []
                     for q in tqdm(suite.questions, desc=f"{suite.name} {column}", unit="q", file=sys.stderr):
-                        record = journal.get(suite.name, column, q.id)
+                        record = journal.get(suite.name, column, q.id, q.text)
                         if record is None:
                             record = evaluate_question(engine, suite, q, mode, texts, answerer)
-                            journal.add(suite.name, column, record)
+                            journal.add(suite.name, column, q.text, record)
                         records.append(record)
                     section["modes"][column] = summarize(records, suite.retrieval_only)
                     section["by_kind"][column] = _by_kind(records, suite.retrieval_only)

@@ -14,21 +14,22 @@ HEADER = {"options": {"mode": "hybrid", "limit": "4"}, "settings": {"top_k": "5"
 
 def test_a_resumed_journal_has_the_records_written_before_and_drops_a_partial_last_line(tmp_path):
     with Journal(tmp_path / FILE_NAME, HEADER, resume=False) as journal:
-        journal.add("own", "hybrid", {"id": "q1", "hit": True})
-        journal.add("own", "hybrid", {"id": "q2", "hit": False})
+        journal.add("own", "hybrid", "Q1?", {"id": "q1", "hit": True})
+        journal.add("own", "hybrid", "Q2?", {"id": "q2", "hit": False})
     path = tmp_path / FILE_NAME
     path.write_text(path.read_text() + '{"suite": "own", "column": "hyb')  # killed while writing q3
     with Journal(tmp_path / FILE_NAME, HEADER, resume=True) as journal:
-        assert journal.get("own", "hybrid", "q2") == {"id": "q2", "hit": False}
-        assert journal.get("own", "hybrid", "q3") is None and journal.get("own", "dense", "q1") is None
-        journal.add("own", "hybrid", {"id": "q3", "hit": True})
+        assert journal.get("own", "hybrid", "q2", "Q2?") == {"id": "q2", "hit": False}
+        assert journal.get("own", "hybrid", "q3", "Q3?") is None and journal.get("own", "dense", "q1", "Q1?") is None
+        assert journal.get("own", "hybrid", "q1", "Another question with the same id?") is None
+        journal.add("own", "hybrid", "Q3?", {"id": "q3", "hit": True})
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["record"]["id"] for r in rows[1:]] == ["q1", "q2", "q3"]
 
 
 def test_without_resume_a_new_journal_starts(tmp_path):
     with Journal(tmp_path / FILE_NAME, HEADER, resume=False) as journal:
-        journal.add("own", "hybrid", {"id": "q1"})
+        journal.add("own", "hybrid", "Q1?", {"id": "q1"})
     with Journal(tmp_path / FILE_NAME, HEADER, resume=False) as journal:
         assert not journal.done
     assert len((tmp_path / FILE_NAME).read_text().splitlines()) == 1
