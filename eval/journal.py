@@ -46,8 +46,8 @@ class Journal:
         self.done: dict[tuple[str, str, str, str], dict] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume and self.path.is_file():
-            lines = _whole_lines(self.path)
-            first = json.loads(lines[0]) if lines else {}
+            lines, rows = _whole_lines(self.path)
+            first = rows[0] if rows else {}
             stopped = first.get("header") if isinstance(first, dict) else None
             if not isinstance(stopped, dict):
                 raise RagError(f"{self.path} is not a rag eval journal: drop --resume to start again")
@@ -55,8 +55,7 @@ class Journal:
             if differ:
                 raise RagError(f"{self.path} was written by a run with other {', '.join(differ)}: "
                                "rerun with those, or drop --resume to start again")
-            for line in lines[1:]:
-                row = json.loads(line)
+            for row in rows[1:]:
                 try:
                     self.done[(row["suite"], row["column"], row["record"]["id"], row["question"])] = row["record"]
                 except (KeyError, TypeError):
@@ -95,16 +94,12 @@ def _differences(stopped: dict, header: dict) -> list[str]:
     return names
 
 
-def _whole_lines(path: Path) -> list[str]:
-    """The journal's complete lines: a partial last one (a kill while writing) is left out."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.split("\n")
-    complete = lines[:-1]  # the text after the last newline is never a whole record
-    whole = []
-    for line in complete:
-        try:
-            json.loads(line)
-        except ValueError:
-            raise RagError(f"{path} is damaged (a line that is not JSON): drop --resume to start again") from None
-        whole.append(line)
-    return whole
+def _whole_lines(path: Path) -> tuple[list[str], list]:
+    """The journal's complete lines and what each holds, read once: a partial last line (a kill
+    while writing) is left out."""
+    # the text after the last newline is never a whole record
+    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")[:-1]
+    try:
+        return lines, [json.loads(line) for line in lines]
+    except ValueError:
+        raise RagError(f"{path} is damaged (a line that is not JSON): drop --resume to start again") from None
