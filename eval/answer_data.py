@@ -28,7 +28,7 @@ import json
 import random
 import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rag.answer.model import context_text
@@ -78,7 +78,7 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
                 questions_per_paragraph: int = 2, para_negatives: int = 1, hard_negatives: int = 1,
                 swap_share: float = 0.3, negation_share: float = 0.0, validation: bool = False,
                 draws: str = "sequential", workers: int = 1, para_ranking: str = "random",
-                antonym_share: float = 0.0, paraphrase_share: float = 0.0) -> list[Pair]:
+                antonym_share: float = 0.0, paraphrase_share: float = 0.0, synonym_share: float = 0.0) -> list[Pair]:
     """Pairs for the given articles. ``validation``: every sentence of the gold paragraph and
     three hard negatives per question, so that selection can be scored over a whole paragraph.
     ``para_negatives`` < 0 keeps every other sentence of the gold paragraph; ``para_ranking``:
@@ -88,7 +88,9 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
     ``negation_share`` > 0, validation also gets every question's negated copy, at the end, and
     with ``antonym_share`` > 0 its antonym copy (``antonym_question``) after those.
     ``paraphrase_share``: for that share of paragraphs, the question that shares the fewest words
-    with its answer sentence is one of those drawn (``_pick_questions``).
+    with its answer sentence is one of those drawn (``_pick_questions``). ``synonym_share``: that
+    share of questions is also asked reworded with WordNet synonyms (``reworded_question``), with
+    the same answer and the same negatives.
 
     ``draws``: "sequential" draws every article from one ``Random(seed)`` in turn (the data of
     answer model versions 1 to 3); "per-article" gives each article its own
@@ -99,7 +101,12 @@ def build_pairs(data: list[dict], articles: list[int], seed: int, *, paragraphs_
     options = dict(paragraphs_per_article=paragraphs_per_article, questions_per_paragraph=questions_per_paragraph,
                    para_negatives=para_negatives, hard_negatives=hard_negatives, swap_share=swap_share,
                    negation_share=negation_share, validation=validation, para_ranking=para_ranking,
-                   antonym_share=antonym_share, paraphrase_share=paraphrase_share)
+                   antonym_share=antonym_share, paraphrase_share=paraphrase_share, synonym_share=synonym_share)
+    global _THESAURUS
+    if synonym_share > 0 and _THESAURUS is None:
+        from .thesaurus import Thesaurus
+
+        _THESAURUS = Thesaurus()  # before any worker is forked, so that each has it
     if draws == "sequential":
         rng = random.Random(seed)
         pairs = [p for a in articles for p in _article_pairs(data[a], a, rng, **options)]
@@ -128,6 +135,7 @@ def _per_article_pairs(data: list[dict], jobs: list, workers: int) -> list[Pair]
 
 
 _DATA: list[dict] | None = None
+_THESAURUS = None  # eval.thesaurus.Thesaurus, loaded by build_pairs when synonym_share > 0
 
 
 def _negated_copies(pairs: list[Pair]) -> list[Pair]:
@@ -165,7 +173,8 @@ def _article_job(job, data: list[dict] | None = None) -> list[Pair]:
 def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_article: int,
                    questions_per_paragraph: int, para_negatives: int, hard_negatives: int, swap_share: float,
                    negation_share: float, validation: bool, para_ranking: str = "random",
-                   antonym_share: float = 0.0, paraphrase_share: float = 0.0) -> list[Pair]:
+                   antonym_share: float = 0.0, paraphrase_share: float = 0.0,
+                   synonym_share: float = 0.0) -> list[Pair]:
     pairs: list[Pair] = []
     title = article.get("title", "").replace("_", " ")
     chosen = sorted(rng.sample(range(len(article["paragraphs"])),
@@ -195,7 +204,8 @@ def _article_pairs(article: dict, a: int, rng: random.Random, *, paragraphs_per_
                                 # no draw when off, so that the data of earlier versions stays the same
                                 negate=not validation and negation_share > 0 and rng.random() < negation_share,
                                 antonym=not validation and antonym_share > 0 and rng.random() < antonym_share,
-                                para_ranking=para_ranking)
+                                para_ranking=para_ranking,
+                                reword=not validation and synonym_share > 0 and rng.random() < synonym_share)
     return pairs
 
 
@@ -239,7 +249,7 @@ def word_overlap(qa: dict, text: str, title: str = "", spans: list[tuple[int, in
 def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, sentences, lexical,
                article_names: dict[str, list[str]], rng: random.Random, *, para_negatives: int | None,
                hard_negatives: int, swap: bool, negate: bool = False, para_ranking: str = "random",
-               antonym: bool = False) -> list[Pair]:
+               antonym: bool = False, reword: bool = False) -> list[Pair]:
     answer = " ".join(qa["answers"][0]["text"].split())
     where = text.find(answer) if answer else -1
     if where < 0:
@@ -279,7 +289,52 @@ def _pairs_for(qa, article: int, title: str, paragraph: int, text: str, spans, s
     opposite = antonym_question(question, text[spans[gold][0]:spans[gold][1]], answer) if antonym else None
     if opposite:
         out.append(pair(gold, 0, "anto", q=opposite))
+    reworded = reworded_question(question, title + " " + text[spans[gold][0]:spans[gold][1]], answer,
+                                 _THESAURUS, rng) if reword else None
+    if reworded:  # the same question in other words: the same answer, the same negatives
+        out += [replace(p, qid=qid + ":syn", question=reworded, kind="syn" if p.label else p.kind)
+                for p in out if p.kind in ("pos", "para", "hard")]
     return out
+
+
+_WORD = re.compile(r"\b[a-z][a-z\-]+\b")
+
+
+def _plural(noun: str) -> str:
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    return noun + ("es" if re.search(r"(?:s|x|z|ch|sh)$", noun) else "s")
+
+
+def reworded_question(question: str, said: str, answer: str, thesaurus, rng: random.Random) -> str | None:
+    """``question`` with each lower-case word that ``said`` (the answer sentence and its headline)
+    also says replaced by a WordNet synonym that it does not say ("Which city hosted ...?" ->
+    "Which metropolis hosted ...?"); None when no word has one. Words of the answer and names
+    (capitalised) stay.
+
+    Why: SQuAD's writers mostly reused their sentence's words, so a model trained on SQuAD
+    learns that shared words mean an answer, and doubts the sentence when a user says the same
+    thing in other words. A reworded copy with the same answer, and the same negatives, teaches
+    it to read meaning rather than count words (synonym replacement, Wei and Zou 2019)."""
+    said_terms = set(terms(said))
+    kept = set(terms(answer))
+    out, last, changed = [], 0, 0
+    for m in _WORD.finditer(question):
+        word = m.group()
+        own = set(terms(word))
+        if len(word) < 4 or not own & said_terms or own & kept:
+            continue
+        base, plural = word, False
+        if word not in thesaurus:
+            base = next((b for b in (word[:-3] + "y" if word.endswith("ies") else "", word[:-2] if word.endswith("es")
+                                     else "", word[:-1] if word.endswith("s") else "") if b and b in thesaurus), word)
+            plural = base != word
+        choices = [w for w in thesaurus.synonyms(base) if not set(terms(w)) & said_terms][:3]
+        if not choices:
+            continue
+        out += [question[last:m.start()], _plural(rng.choice(choices)) if plural else rng.choice(choices)]
+        last, changed = m.end(), changed + 1
+    return "".join(out) + question[last:] if changed else None
 
 
 _NEGATIONS = {"is": "isn't", "are": "aren't", "was": "wasn't", "were": "weren't", "do": "don't", "does": "doesn't",
@@ -473,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paraphrase-share", type=float, default=0.0,
                         help="share of paragraphs whose question sharing the fewest words with its answer sentence "
                         "is one of those drawn (the paraphrased questions users ask)")
+    parser.add_argument("--synonym-share", type=float, default=0.0,
+                        help="share of questions also asked reworded with WordNet synonyms for the words their answer "
+                        "sentence says (the same answer and negatives; needs the train extra)")
     parser.add_argument("--para-negatives", type=int, default=1,
                         help="other sentences of the gold paragraph per question (-1: all of them)")
     parser.add_argument("--para-ranking", choices=PARA_RANKINGS, default="random",
@@ -488,12 +546,15 @@ def main(argv: list[str] | None = None) -> int:
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     split_seed = args.seed if args.split_seed is None else args.split_seed
     train_ids, val_ids = split_articles(len(data), args.held_out, split_seed)
-    train = build_pairs(data, train_ids, args.seed, paragraphs_per_article=args.paragraphs_per_article,
-                        questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share,
-                        negation_share=args.negation_share, para_negatives=args.para_negatives,
-                        hard_negatives=args.hard_negatives, draws=args.draws,
-                        workers=args.workers, para_ranking=args.para_ranking, antonym_share=args.antonym_share,
-                        paraphrase_share=args.paraphrase_share)
+    try:
+        train = build_pairs(data, train_ids, args.seed, paragraphs_per_article=args.paragraphs_per_article,
+                            questions_per_paragraph=args.questions_per_paragraph, swap_share=args.swap_share,
+                            negation_share=args.negation_share, para_negatives=args.para_negatives,
+                            hard_negatives=args.hard_negatives, draws=args.draws,
+                            workers=args.workers, para_ranking=args.para_ranking, antonym_share=args.antonym_share,
+                            paraphrase_share=args.paraphrase_share, synonym_share=args.synonym_share)
+    except FileNotFoundError as error:  # --synonym-share without WordNet
+        parser.error(str(error))
     val = build_pairs(data, val_ids, split_seed + 1, paragraphs_per_article=args.val_paragraphs_per_article,
                       questions_per_paragraph=1, validation=True, negation_share=args.negation_share,
                       antonym_share=args.antonym_share)
@@ -503,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         held_out = {"version": "1.1", "data": [data[a] for a in val_ids]}
         write_atomic(args.val_squad, json.dumps(held_out, ensure_ascii=False).encode("utf-8"))
     for name, pairs, ids in (("train", train, train_ids), ("val", val, val_ids)):
-        kinds = {k: sum(p.kind == k for p in pairs) for k in ("pos", "para", "hard", "swap", "neg", "anto")}
+        kinds = {k: sum(p.kind == k for p in pairs) for k in ("pos", "para", "hard", "swap", "neg", "anto", "syn")}
         print(f"{name}: {len(ids)} articles, {len({p.qid for p in pairs})} questions, {len(pairs)} pairs {kinds}",
               file=sys.stderr)
     return 0
