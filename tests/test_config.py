@@ -29,8 +29,17 @@ def test_the_bundled_model_may_be_named():
 
 
 @pytest.mark.parametrize("env", [{"RAG_CHUNK_TOKENS": "8"}, {"RAG_MODE": "fuzzy"}, {"RAG_TOP_K": "five"},
-                                 {"RAG_BACKEND": "gpu"}, {"RAG_ANSWERER": "oracle"}, {"RAG_ANSWER_WORKERS": "-1"}])
+                                 {"RAG_BACKEND": "gpu"}, {"RAG_ANSWERER": "oracle"}, {"RAG_ANSWER_WORKERS": "-1"},
+                                 {"RAG_ANSWER_WINDOWS": "maybe"}])
 def test_a_bad_setting_is_a_settings_error_not_a_query_error(env):
     with pytest.raises(SettingsError) as raised:
         Settings.from_env(env)
     assert not isinstance(raised.value, QueryError)  # the server's configuration, not the request, is wrong
+
+
+def test_a_switch_reads_the_usual_words_for_on_and_off():
+    assert Settings().answer_windows is True
+    for off in ("0", "false", "No", "off"):
+        assert Settings.from_env({"RAG_ANSWER_WINDOWS": off}).answer_windows is False
+    for on in ("1", "TRUE", "yes", "on"):
+        assert Settings.from_env({"RAG_ANSWER_WINDOWS": on}).answer_windows is True

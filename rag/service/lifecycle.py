@@ -54,7 +54,7 @@ def load_answer_model(settings: Settings) -> AnswerModel | None:
     if settings.answerer != "model":
         return None
     return AnswerModel(settings.answer_model or MODEL_FILE, threads=settings.query_threads,
-                       span_threshold=settings.span_threshold,
+                       span_threshold=settings.span_threshold, windows=settings.answer_windows,
                        workers=settings.answer_workers or available_cores(),
                        cache_dir=Path(settings.index) / "models")
 

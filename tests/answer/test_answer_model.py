@@ -18,6 +18,7 @@ from rag.answer.model import (
     best_span,
     encode_pairs,
     load_tokenizer,
+    sentence_windows,
 )
 from rag.encode.cpu import has_int8_dot_product
 from rag.service.lifecycle import open_engine
@@ -53,14 +54,16 @@ def test_the_span_is_verbatim_inside_the_sentence(model):
 
 def test_a_candidate_scores_the_same_whatever_is_scored_beside_it(model):
     """One call per candidate: int8 activation scales are per call, so in a batch a candidate's
-    probability would move with its neighbours; and with several workers the order is kept."""
+    probability would move with its neighbours; and with several workers the order is kept, also
+    where a long sentence's windows are scored beside other candidates."""
     (alone,) = model.score(QUESTION, ["Climate policy"], [ANSWER_SENTENCE])
-    others = [UNRELATED, ANSWER_SENTENCE, "The rules were first drafted by the ministry in 2019."]
+    (long_alone,) = model.score(QUESTION, ["Climate policy"], [LONG_SENTENCE])
+    others = [UNRELATED, LONG_SENTENCE, ANSWER_SENTENCE, "The rules were first drafted by the ministry in 2019."]
     parallel = AnswerModel(threads=1, workers=2, float_blocks=model.float_blocks)
     for scorer in (model, parallel):
-        beside = scorer.score(QUESTION, ["Climate policy"] * 3, others)
-        assert beside[1] == alone
-        assert beside[0].probability < 0.5 < beside[1].probability
+        beside = scorer.score(QUESTION, ["Climate policy"] * 4, others)
+        assert beside[2] == alone and beside[1] == long_alone
+        assert beside[0].probability < 0.5 < beside[2].probability
 
 
 def test_the_block_layers_in_float_give_the_same_answers(model):
@@ -89,6 +92,55 @@ def test_inputs_stay_short_and_offsets_slice_the_sentence(limits):
         ids = encoded.input_ids[k, first:first + len(offsets)]
         assert tokenizer.decode(ids.tolist()).replace(" ", "") in sentence.lower().replace(" ", "")
         assert offsets[-1, 1] <= len(sentence)
+
+
+LONG_SENTENCE = (  # 81 word pieces, the answer in its last ones
+    "On March 1, in order to carry out the national plan for cutting emissions in industry, transport, "
+    "buildings and farming over the coming decade (hereinafter referred to as the \"Plan\"), and to bring "
+    "together the research institutes, universities, provincial governments and companies that work on clean "
+    "energy, grid storage and carbon capture, the ministry held the first meeting of its new expert committee "
+    "in Lyon.")
+
+
+@pytest.mark.parametrize("limits", [DEFAULT_LIMITS, InputLimits(max_tokens=48, max_question=12, max_sentence=30)])
+def test_a_long_sentence_is_read_in_overlapping_windows_that_start_at_words_and_reach_its_end(limits):
+    tokenizer = load_tokenizer()
+    assert sentence_windows(tokenizer, ANSWER_SENTENCE, limits) == [(0, len(ANSWER_SENTENCE))]
+    pieces = len(tokenizer.encode(LONG_SENTENCE, add_special_tokens=False).ids)
+    assert pieces > limits.max_sentence
+    windows = sentence_windows(tokenizer, LONG_SENTENCE, limits)
+    assert len(windows) > 1 and windows[0][0] == 0 and windows[-1][1] == len(LONG_SENTENCE)
+    for (start, end), (next_start, _) in zip(windows, windows[1:]):
+        assert start < next_start < end  # they overlap
+        assert LONG_SENTENCE[next_start - 1] == " "  # each starts at a word
+    for start, end in windows:
+        assert len(tokenizer.encode(LONG_SENTENCE[start:end], add_special_tokens=False).ids) <= limits.max_sentence
+    glued = "x" * 400  # no word boundary anywhere: still windows, never past the end
+    assert sentence_windows(tokenizer, glued, limits)[-1][1] == len(glued)
+
+
+def test_the_end_of_a_long_sentence_can_answer(model):
+    """Cut at 64 pieces, the sentence never says where the meeting was; read in windows, its
+    span is the city, at its place in the whole sentence."""
+    question = "In which city did the expert committee hold its first meeting?"
+    cut = AnswerModel(threads=1, float_blocks=model.float_blocks, windows=False)
+    (whole,), (start_only,) = model.score(question, ["Climate policy"], [LONG_SENTENCE]), cut.score(
+        question, ["Climate policy"], [LONG_SENTENCE])
+    assert whole.span is not None and LONG_SENTENCE[whole.span[0]:whole.span[1]] == "Lyon"
+    assert start_only.span is None or "Lyon" not in LONG_SENTENCE[start_only.span[0]:start_only.span[1]]
+    assert whole.probability > start_only.probability
+
+
+def test_a_long_sentences_span_comes_from_whichever_window_scores_it_best(model):
+    """The date is in the first window, the meeting in the second: the second window says best that
+    the sentence answers, the first holds the answer. The sentence gets the better probability
+    and the better span, "March 1"."""
+    question = "When did the ministry hold the first meeting of its new expert committee?"
+    cut = AnswerModel(threads=1, float_blocks=model.float_blocks, windows=False)
+    (whole,), (start_only,) = model.score(question, ["Climate policy"], [LONG_SENTENCE]), cut.score(
+        question, ["Climate policy"], [LONG_SENTENCE])
+    assert LONG_SENTENCE[whole.span[0]:whole.span[1]] == "March 1"
+    assert whole.probability > start_only.probability
 
 
 def test_best_span_keeps_start_before_end():
@@ -474,3 +526,12 @@ def test_asking_for_a_gpu_where_there_is_none_is_a_clear_error(tmp_path, capsys)
     with pytest.raises(SystemExit):
         train_answer_model.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--device", "cuda"])
     assert "no GPU is visible" in capsys.readouterr().err
+
+
+def test_windows_can_be_turned_off_for_the_engine(tmp_path):
+    """RAG_ANSWER_WINDOWS=0: only a sentence's first 64 word pieces are read (faster on long sentences)."""
+    from rag.config import Settings
+    from rag.service.lifecycle import load_answer_model
+
+    assert load_answer_model(Settings(index=tmp_path)).windows is True
+    assert load_answer_model(Settings(index=tmp_path, answer_windows=False)).windows is False
