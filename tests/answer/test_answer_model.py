@@ -117,6 +117,9 @@ def test_a_long_sentence_is_read_in_overlapping_windows_that_start_at_words_and_
         assert len(tokenizer.encode(LONG_SENTENCE[start:end], add_special_tokens=False).ids) <= limits.max_sentence
     glued = "x" * 400  # no word boundary anywhere: still windows, never past the end
     assert sentence_windows(tokenizer, glued, limits)[-1][1] == len(glued)
+    slightly = " ".join(["word"] * (limits.max_sentence + 8))  # 8 pieces over: read whole, in one call
+    assert sentence_windows(tokenizer, slightly, limits) == [(0, len(slightly))]
+    assert len(sentence_windows(tokenizer, slightly + " word", limits)) > 1
 
 
 def test_the_end_of_a_long_sentence_can_answer(model):
