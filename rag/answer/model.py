@@ -102,9 +102,8 @@ def sentence_windows(tokenizer, sentence: str, limits: InputLimits = DEFAULT_LIM
                      overlap: int = 24, slack: int = SENTENCE_SLACK) -> list[tuple[int, int]]:
     """Character ranges of ``sentence`` that the model reads one at a time: the whole sentence when
     it fits in ``limits.max_sentence`` word pieces, or overflows it by at most ``slack`` (read with
-    ``limits.max_sentence + slack``: ``reading_limits``); otherwise windows of ``limits.max_sentence``, each starting at
-    a word, the next one ``overlap`` pieces before the end of the one before, the last ending
-    with the sentence.
+    ``reading_limits``); otherwise windows of ``limits.max_sentence``, each starting at a word, the
+    next one ``overlap`` pieces before the end of the one before, the last ending with the sentence.
 
     Why: ``encode_pairs`` cuts a sentence at its limit, so the end of a long sentence was never
     read: "... organized the first meeting of the Committee in Beijing." (98 pieces) could not
@@ -202,8 +201,8 @@ class AnswerModel:
                  windows: bool = True):
         """``threads``: each call's own pool; ``workers``: candidates scored at once, one call each
         (``score``); ``windows``: read a sentence longer than the model's limit in windows
-        (``sentence_windows``), not only its start; ``float_blocks``: run the 8-bit block-quantised layers in float
-        (rag/encode/block_matmul.py); None: where the CPU has no int8 dot products, which is where
+        (``sentence_windows``), not only its start; ``float_blocks``: run the 8-bit
+        block-quantised layers in float (rag/encode/block_matmul.py); None: where the CPU has no int8 dot products, which is where
         that is faster; ``cache_dir``: where that copy is made once (``cpu_session``)."""
         from rag.encode.cpu import has_int8_dot_product
         from rag.encode.onnx_backend import cpu_session  # onnxruntime loads with the model, not at import
