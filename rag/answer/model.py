@@ -202,8 +202,9 @@ class AnswerModel:
         """``threads``: each call's own pool; ``workers``: candidates scored at once, one call each
         (``score``); ``windows``: read a sentence longer than the model's limit in windows
         (``sentence_windows``), not only its start; ``float_blocks``: run the 8-bit
-        block-quantised layers in float (rag/encode/block_matmul.py); None: where the CPU has no int8 dot products, which is where
-        that is faster; ``cache_dir``: where that copy is made once (``cpu_session``)."""
+        block-quantised layers in float (rag/encode/block_matmul.py); None: where the CPU has no
+        int8 dot products, which is where that is faster; ``cache_dir``: where that copy is made
+        once (``cpu_session``)."""
         from rag.encode.cpu import has_int8_dot_product
         from rag.encode.onnx_backend import cpu_session  # onnxruntime loads with the model, not at import
 
