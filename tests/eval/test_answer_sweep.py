@@ -158,3 +158,27 @@ def test_a_stopped_sweep_goes_on_where_it_stopped(tmp_path, monkeypatch):
     assert answer_sweep.main([*command, "--resume"]) == 0
     assert scored == [(r["kind"], r["id"]) for r in full[2:]]
     assert json.loads(out.read_text()) == full
+
+
+def test_the_stored_threshold_refuses_what_the_fit_allows_through_the_engines_own_confidence():
+    """The written calibration, applied the way the engine applies it (rounded weights, then
+    ``Calibration.confidence`` below ``threshold``), refuses exactly 10% of the fit's answerable
+    questions; a threshold at a question's own score, rounded up, refused one more."""
+    from rag.answer.model import Calibration
+
+    rng = random.Random(0)  # a draw where the old rule (the score at the quantile, rounded) refused 49
+    rows = _rows("answerable", 487, 0.7, 0.65, rng) + _rows("removed", 200, 0.2, 0.45, rng)
+    fitted = answer_sweep.abstention_report(rows, rows, 2, 8.0)
+    calibration = Calibration.from_metadata(fitted["calibration"])
+    confidences = [calibration.confidence([c["p"] for c in r["candidates"]], r["candidates"][0]["relevance"])
+                   for r in rows if r["kind"] == "answerable"]
+    assert sum(c < calibration.threshold for c in confidences) == int(0.10 * 487)
+
+
+def test_the_engine_threshold_lies_between_the_last_refused_and_the_first_kept_confidence():
+    scores = [0.1, 0.2, 0.3, 0.4, 0.480568, 0.48057, 0.6, 0.7, 0.8, 0.9]
+    t = answer_sweep.engine_threshold(scores, 0.4)  # refuses four
+    assert 0.4 < t <= 0.480568 and sum(s < t for s in scores) == 4
+    t = answer_sweep.engine_threshold(scores, 0.5)  # the two closest scores still fall either side
+    assert 0.480568 < t <= 0.48057 and sum(s < t for s in scores) == 5
+    assert answer_sweep.engine_threshold(scores, 0.0) == 0.1 and answer_sweep.engine_threshold([], 0.1) == 0.0
