@@ -18,8 +18,9 @@ paragraph in the corpus: a question that reads answerable and that nothing answe
 bulletin reader's "Who is the Minister of ...?" when a vice minister is named) and ``antonym``
 (a word the answer sentence says turned into its opposite: "the largest" asked as "the
 smallest"; eval/answer_data.py, ``antonym_question``). Each kind's
-refusal is reported; the refusal is fitted against ``--refuse-kinds`` (removed: fitting against
-swapped questions too refused no more of them at 10% false refusals, for versions 8 and 9 alike;
+refusal is reported; the refusal is fitted against ``--refuse-kinds`` (all three since 2026-12-02,
+over ``--refusal-features``; until then removed questions alone, over the best logit and the
+relevance, with which fitting against swapped questions too refused no more of them;
 rag/models/MODEL_CARD.md).
 """
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.answer.model import Calibration, confidence_features, judge_candidates, logit
+from rag.answer.model import REFUSAL_FEATURES, Calibration, confidence_features, judge_candidates, logit
 from rag.answer.question import parse_question
 from rag.answer.select import score_sentences
 from rag.config import Settings
@@ -128,16 +129,24 @@ def replay(rows: list[dict], n: int, blend: float, span_threshold: float) -> dic
     return {"hit1": hit1, "f1": f1, "best_p": best_p}
 
 
-ABSTENTION_FEATURES = ("best model logit", "heuristic relevance")
+# The refusal's features (rag/answer/model.py, REFUSAL_FEATURES), as shipped since 2026-12-02: the
+# best answer logit and the chosen sentence's cosine and rare-word coverage, in place of the
+# relevance that sums them with the passage's rank. Fitted against the removed, swapped and antonym
+# questions together, the cosine carries the weight that the word coverage carried: a sentence of
+# the question's topic says its words whether or not it answers (MODEL_CARD.md, "A refusal that
+# weighs meaning").
+ABSTENTION_FEATURES = ("best_logit", "dense", "lexical")
+REFUSE_KINDS = ("removed", "swapped", "antonym")
 
 
-def abstention_features(cands: list[dict], n: int, blend: float) -> list[float]:
+def abstention_features(cands: list[dict], n: int, blend: float,
+                        features: tuple[str, ...] = ABSTENTION_FEATURES) -> list[float]:
     """What the refusal weighs for one question (rag/answer/model.py, ModelVerdict.confidence):
-    the best model logit among the N candidates and the chosen sentence's heuristic relevance."""
+    ``features`` of the N candidates' probabilities and of the chosen sentence."""
     cands = cands[:n]
     if not cands:
-        return [-14.0, 0.0]
-    return list(confidence_features([c["p"] for c in cands], chosen(cands, blend)["relevance"]))
+        return [-14.0 if f == "best_logit" else 0.0 for f in features]
+    return list(confidence_features([c["p"] for c in cands], chosen(cands, blend), features))
 
 
 def chosen(cands: list[dict], blend: float) -> dict:
@@ -164,24 +173,27 @@ def fit_logistic(x, y, l2: float = 1e-2, steps: int = 50):
 
 
 def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend: float,
-                      kinds: tuple[str, ...] = ("removed",), report_kinds: tuple[str, ...] = KINDS[1:]) -> dict:
-    """The refusal score learned on ``fit_rows`` (answerable against the unanswerable ``kinds``) and,
-    on both sets, its AUC and refusals at 10% false refusals next to the chosen probability alone
-    (over ``kinds``), with the refusals of each of ``report_kinds`` at that threshold."""
+                      kinds: tuple[str, ...] = REFUSE_KINDS, report_kinds: tuple[str, ...] = KINDS[1:],
+                      feature_names: tuple[str, ...] = ABSTENTION_FEATURES) -> dict:
+    """The refusal score over ``feature_names`` learned on ``fit_rows`` (answerable against the
+    unanswerable ``kinds``) and, on both sets, its AUC and refusals at 10% false refusals next to the
+    best answer logit alone (over ``kinds``), with the refusals of each of ``report_kinds`` at that
+    threshold."""
     import numpy as np
 
     fitted_kinds = ("answerable", *kinds)
 
     def features(rows):
-        return np.asarray([abstention_features(r["candidates"], n, blend) for r in rows], dtype=np.float64)
+        return np.asarray([abstention_features(r["candidates"], n, blend, ("best_logit", *feature_names))
+                           for r in rows], dtype=np.float64)
 
     fit = [r for r in fit_rows if kind_of(r) in fitted_kinds]
-    weights, bias = fit_logistic(features(fit), [0 if r["no_gold"] else 1 for r in fit])
-    out = {"n": n, "blend": blend, "features": ABSTENTION_FEATURES, "weights": [round(w, 5) for w in weights],
+    weights, bias = fit_logistic(features(fit)[:, 1:], [0 if r["no_gold"] else 1 for r in fit])
+    out = {"n": n, "blend": blend, "features": feature_names, "weights": [round(w, 5) for w in weights],
            "bias": round(bias, 5)}
     for name, rows in (("fit", fit_rows), ("test", test_rows)):
         x, row_kinds = features(rows), [kind_of(r) for r in rows]
-        for label, score in (("probability", x[:, 0]), ("learned", x @ np.asarray(weights) + bias)):
+        for label, score in (("probability", x[:, 0]), ("learned", x[:, 1:] @ np.asarray(weights) + bias)):
             answerable = [s for s, k in zip(score, row_kinds) if k == "answerable"]
             unanswerable = [s for s, k in zip(score, row_kinds) if k in kinds]
             t = threshold_for_false_refusals(answerable, 0.10)
@@ -192,9 +204,9 @@ def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend
                 refused = [s < t for s, k in zip(score, row_kinds) if k == kind]
                 if refused:
                     out[f"{name} {label}"][f"refused_{kind}_at_10pct"] = round(_mean(refused), 4)
-    calibration = Calibration(float(blend), (round(weights[0], 5), round(weights[1], 5)), round(bias, 5))
-    engine_scores = [calibration.confidence([c["p"] for c in r["candidates"][:n]],
-                                            chosen(r["candidates"][:n], blend)["relevance"])
+    calibration = Calibration(float(blend), tuple(round(w, 5) for w in weights), round(bias, 5),
+                              features=tuple(feature_names))
+    engine_scores = [calibration.confidence([c["p"] for c in r["candidates"][:n]], chosen(r["candidates"][:n], blend))
                      for r in fit if kind_of(r) == "answerable" and r["candidates"]]
     out["calibration"] = replace(calibration, threshold=engine_threshold(engine_scores, 0.10)).metadata()
     return out
@@ -315,9 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
     parser.add_argument("--by-coverage", action="store_true", help="with --rows: the model's median probability "
                         "for the answer sentence by how much of the question's rare words it says")
-    parser.add_argument("--refuse-kinds", default="removed",
+    parser.add_argument("--refuse-kinds", default=",".join(REFUSE_KINDS),
                         help="with --fit-abstention: the unanswerable kinds the refusal is fitted against "
                         "(a comma-separated choice of removed, swapped, antonym); every kind's refusal is reported")
+    parser.add_argument("--refusal-features", default=",".join(ABSTENTION_FEATURES),
+                        help="with --fit-abstention: what the refusal weighs (a comma-separated choice of "
+                        f"{', '.join(REFUSAL_FEATURES)}; before 2026-12-02: best_logit,relevance)")
     parser.add_argument("--write-calibration", type=Path, metavar="ONNX",
                         help="with --fit-abstention: store the blend, the learned refusal and its threshold in "
                         "this model file (the model the rows were scored with), where the engine reads them")
@@ -333,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
             kinds = tuple(k for k in args.refuse_kinds.split(",") if k)
             if not kinds or set(kinds) - set(KINDS[1:]):
                 parser.error(f"--refuse-kinds: a comma-separated choice of {', '.join(KINDS[1:])}")
-            fitted = abstention_report(fit, test, int(n), float(blend), kinds)
+            names = tuple(f for f in args.refusal_features.split(",") if f)
+            if not names or set(names) - set(REFUSAL_FEATURES):
+                parser.error(f"--refusal-features: a comma-separated choice of {', '.join(REFUSAL_FEATURES)}")
+            fitted = abstention_report(fit, test, int(n), float(blend), kinds, feature_names=names)
             print(json.dumps(fitted, indent=1))
             if args.write_calibration is not None:
                 from .export_answer_model import stamp

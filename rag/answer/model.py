@@ -300,6 +300,11 @@ MODEL_RELATIVE_CUTOFF = 0.5  # further sentences need at least this share of the
 _SPAN_TRIM = " \t,;:\"'“”‘’"
 
 
+# What a refusal may weigh: the best answer logit among the candidates, and the chosen sentence's
+# first-stage scores (rag/answer/select.py): its relevance and the parts it sums.
+REFUSAL_FEATURES = ("best_logit", "relevance", "dense", "lexical", "passage")
+
+
 @dataclass(frozen=True)
 class Calibration:
     """How the engine reads one model's outputs, fitted for that model on SQuAD training articles
@@ -309,36 +314,49 @@ class Calibration:
 
     - ranking: the model's answer logit plus ``heuristic_weight`` times the heuristic score
       (rag/answer/select.py), which knows the passage's rank and the question's rare words;
-    - refusal: a logistic regression over the best answer logit among the candidates and the
-      chosen sentence's heuristic relevance (what the heuristic abstains on), compared with
-      ``threshold`` (the one refusing 10% of answerable questions there).
+    - refusal: a logistic regression over ``features`` (names from ``REFUSAL_FEATURES``: the best
+      answer logit among the candidates and the chosen sentence's first-stage scores), compared
+      with ``threshold`` (the one refusing 10% of answerable questions there).
 
     The defaults are version 2's (rag/models/MODEL_CARD.md), for files from before this was stored:
-    fitted at N=2 candidates (``--fit-abstention 2,8``, the engine's ``answer_candidates``).
+    fitted at N=2 candidates (``--fit-abstention 2,8``, the engine's ``answer_candidates``), over
+    the best logit and the chosen sentence's relevance (the features of every file before
+    2026-12-02, which store no feature names).
     """
 
     heuristic_weight: float = 8.0
-    confidence_weights: tuple[float, float] = (0.65873, 7.1703)  # best answer logit, chosen relevance
+    confidence_weights: tuple[float, ...] = (0.65873, 7.1703)  # one per feature
     confidence_bias: float = -3.84485
     threshold: float = 0.4314
+    features: tuple[str, ...] = ("best_logit", "relevance")
+
+    def __post_init__(self):
+        unknown = [f for f in self.features if f not in REFUSAL_FEATURES]
+        if unknown or len(self.features) != len(self.confidence_weights):
+            raise ValueError(f"a calibration needs one weight per feature of {', '.join(REFUSAL_FEATURES)}: "
+                             f"got features {list(self.features)} and {len(self.confidence_weights)} weights")
 
     def metadata(self) -> dict[str, str]:
         return {"calibration.heuristic_weight": repr(self.heuristic_weight),
                 "calibration.confidence_weights": ",".join(repr(w) for w in self.confidence_weights),
                 "calibration.confidence_bias": repr(self.confidence_bias),
-                "calibration.threshold": repr(self.threshold)}
+                "calibration.threshold": repr(self.threshold),
+                "calibration.confidence_features": ",".join(self.features)}
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str]) -> Calibration:
         if "calibration.threshold" not in metadata:
             return cls()
         weights = tuple(float(w) for w in metadata["calibration.confidence_weights"].split(","))
-        return cls(float(metadata["calibration.heuristic_weight"]), weights,  # type: ignore[arg-type]
-                   float(metadata["calibration.confidence_bias"]), float(metadata["calibration.threshold"]))
+        features = tuple(metadata.get("calibration.confidence_features", "best_logit,relevance").split(","))
+        return cls(float(metadata["calibration.heuristic_weight"]), weights,
+                   float(metadata["calibration.confidence_bias"]), float(metadata["calibration.threshold"]),
+                   features)
 
-    def confidence(self, probabilities: list[float], chosen_relevance: float) -> float:
+    def confidence(self, probabilities: list[float], chosen) -> float:
+        """``chosen``: the chosen sentence's first-stage scores (a ScoredSentence, or a sweep row's dict)."""
         z = self.confidence_bias + sum(w * f for w, f in zip(self.confidence_weights,
-                                                             confidence_features(probabilities, chosen_relevance)))
+                                                             confidence_features(probabilities, chosen, self.features)))
         return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -359,12 +377,19 @@ class ModelVerdict:
         """The calibrated probability that the chosen sentence answers (what refusal compares)."""
         if not self.scores:
             return 0.0
-        return self.calibration.confidence([s.probability for s in self.scores], self.candidates[0].relevance)
+        return self.calibration.confidence([s.probability for s in self.scores], self.candidates[0])
 
 
-def confidence_features(probabilities: list[float], chosen_relevance: float) -> tuple[float, float]:
-    """What the confidence weighs (``Calibration.confidence_weights``); eval/answer_sweep.py fits it on the same."""
-    return max(logit(p) for p in probabilities), chosen_relevance
+def confidence_features(probabilities: list[float], chosen, names: tuple[str, ...]) -> tuple[float, ...]:
+    """The values of the features ``names`` that the confidence weighs (``Calibration``):
+    eval/answer_sweep.py fits it on the same values. ``chosen``: the chosen sentence's first-stage
+    scores, as attributes (a ScoredSentence) or keys (a sweep row's candidate)."""
+    def part(name: str) -> float:
+        if name == "best_logit":
+            return max(logit(p) for p in probabilities)
+        return float(chosen[name] if isinstance(chosen, dict) else getattr(chosen, name))
+
+    return tuple(part(name) for name in names)
 
 
 def judge_candidates(model: AnswerModel, question: Question, scored: list, sentences, titles: dict[str, str],

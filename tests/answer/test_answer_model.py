@@ -4,6 +4,7 @@ training data builder (eval/answer_data.py) on tiny inline SQuAD-shaped data."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -395,7 +396,29 @@ def test_a_model_file_carries_its_limits_and_calibration(tmp_path):
     assert (model.limits, model.calibration) == (limits, calibration)
     assert model.score(QUESTION, ["Title"], [ANSWER_SENTENCE])[0].probability > 0.5
     assert Calibration.from_metadata({}) == Calibration()  # files from before calibration was stored
-    assert calibration.confidence([0.9], 0.8) > calibration.confidence([0.1], 0.8)
+    chosen = {"relevance": 0.8, "dense": 0.3, "lexical": 0.9, "passage": 1.0}
+    assert calibration.confidence([0.9], chosen) > calibration.confidence([0.1], chosen)
+    # files from before feature names were stored weigh the best logit and the relevance
+    older = {k: v for k, v in calibration.metadata().items() if k != "calibration.confidence_features"}
+    assert Calibration.from_metadata(older) == calibration
+
+
+def test_a_calibration_weighs_the_features_it_names_and_refuses_one_it_does_not_know():
+    from rag.answer.model import Calibration, logit
+    from rag.answer.select import ScoredSentence
+
+    sentence = ScoredSentence(index=0, score=0.9, relevance=0.8, dense=0.3, lexical=0.9, passage=1.0, type_fit=False)
+    meaning = Calibration(8.0, (0.5, 4.0, 1.0), -2.0, 0.5, ("best_logit", "dense", "lexical"))
+    z = -2.0 + 0.5 * logit(0.7) + 4.0 * 0.3 + 1.0 * 0.9
+    assert meaning.confidence([0.2, 0.7], sentence) == pytest.approx(1 / (1 + math.exp(-z)))
+    # a sweep row's candidate (a dict) reads the same as the engine's ScoredSentence
+    as_row = {"relevance": 0.8, "dense": 0.3, "lexical": 0.9, "passage": 1.0}
+    assert meaning.confidence([0.2, 0.7], as_row) == meaning.confidence([0.2, 0.7], sentence)
+    assert Calibration.from_metadata(meaning.metadata()) == meaning
+    with pytest.raises(ValueError, match="one weight per feature"):
+        Calibration(8.0, (0.5, 4.0), -2.0, 0.5, ("best_logit", "cosine"))
+    with pytest.raises(ValueError, match="one weight per feature"):
+        Calibration(8.0, (0.5,), -2.0, 0.5, ("best_logit", "dense"))
 
 
 def test_the_recipe_trains_resumes_shrinks_and_exports_a_model_that_reads_its_limits(tmp_path):

@@ -83,8 +83,9 @@ def test_a_refusal_fitted_against_swapped_questions_leans_on_the_model():
     rng = random.Random(0)
     rows = (_rows("answerable", 300, 0.75, 0.7, rng) + _rows("removed", 150, 0.15, 0.45, rng)
             + _rows("swapped", 150, 0.15, 0.7, rng))
-    removed_only = answer_sweep.abstention_report(rows, rows, 2, 8.0, kinds=("removed",))
-    both = answer_sweep.abstention_report(rows, rows, 2, 8.0, kinds=("removed", "swapped"))
+    old = ("best_logit", "relevance")  # the best logit and the relevance, as fitted until 2026-12-02
+    removed_only = answer_sweep.abstention_report(rows, rows, 2, 8.0, kinds=("removed",), feature_names=old)
+    both = answer_sweep.abstention_report(rows, rows, 2, 8.0, kinds=("removed", "swapped"), feature_names=old)
     # fitted without them, the swapped questions' refusal is still reported at the same threshold
     assert removed_only["fit learned"]["refused_swapped_at_10pct"] < both["fit learned"]["refused_swapped_at_10pct"]
     assert both["fit learned"]["refused_swapped_at_10pct"] > 0.8
@@ -168,9 +169,10 @@ def test_the_stored_threshold_refuses_what_the_fit_allows_through_the_engines_ow
 
     rng = random.Random(0)  # a draw where the old rule (the score at the quantile, rounded) refused 49
     rows = _rows("answerable", 487, 0.7, 0.65, rng) + _rows("removed", 200, 0.2, 0.45, rng)
-    fitted = answer_sweep.abstention_report(rows, rows, 2, 8.0)
+    fitted = answer_sweep.abstention_report(rows, rows, 2, 8.0, kinds=("removed",),
+                                           feature_names=("best_logit", "relevance"))
     calibration = Calibration.from_metadata(fitted["calibration"])
-    confidences = [calibration.confidence([c["p"] for c in r["candidates"]], r["candidates"][0]["relevance"])
+    confidences = [calibration.confidence([c["p"] for c in r["candidates"]], r["candidates"][0])
                    for r in rows if r["kind"] == "answerable"]
     assert sum(c < calibration.threshold for c in confidences) == int(0.10 * 487)
 
