@@ -84,6 +84,41 @@ def span_labels(encoded, pairs) -> np.ndarray:
     return labels
 
 
+def window_pairs(tokenizer, pairs, limits: InputLimits = DEFAULT_LIMITS) -> list:
+    """``pairs`` as the engine reads them with windows: a sentence longer than the model reads
+    (``sentence_windows``) becomes one pair per window, each after the first with the sentence's
+    words before it as its context. A positive's window holding its whole answer keeps label 1 and
+    the span; its other windows are negatives (the engine takes a sentence's best window). Where no
+    window holds the whole answer, the one where it starts keeps label 1 without a span.
+
+    Why: cut at 64 pieces, a positive whose answer lies past the cut trained the answer head with
+    no span target (about 2% of positives), and no window with its sentence's start as context was
+    ever seen in training, though the engine has read long sentences that way since 2026-12-02."""
+    from dataclasses import replace
+
+    from rag.answer.model import sentence_windows, with_preceding
+
+    out = []
+    for pair in pairs:
+        spans = sentence_windows(tokenizer, pair.sentence, limits)
+        if len(spans) == 1:
+            out.append(pair)
+            continue
+        holding = [k for k, (a, b) in enumerate(spans) if a <= pair.answer_start and pair.answer_end <= b]
+        if pair.label == 1 and not holding:
+            starts_in = [k for k, (a, b) in enumerate(spans) if a <= pair.answer_start < b]
+            holding = [-1 - (starts_in[0] if starts_in else 0)]  # label 1, no span
+        for k, (a, b) in enumerate(spans):
+            preceding = pair.sentence[:a].strip()
+            context = with_preceding(pair.context, preceding) if preceding else pair.context
+            positive = pair.label == 1 and (k == holding[0] or -1 - k == holding[0])
+            with_span = positive and k == holding[0]
+            out.append(replace(pair, sentence=pair.sentence[a:b], context=context, label=int(positive),
+                               answer_start=pair.answer_start - a if with_span else -1,
+                               answer_end=pair.answer_end - a if with_span else -1))
+    return out
+
+
 def batch_plan(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
     """The batches of one epoch: a seeded shuffle, pairs of similar length batched together."""
     rng = np.random.default_rng([seed, epoch])
@@ -298,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare", action="store_true", help="tokenise the pairs into DATA's cache and stop "
                         "(so that runs started together over the same data do it once)")
     parser.add_argument("--val-pairs", type=int, help="validate on the first N validation pairs only")
+    parser.add_argument("--windows", action="store_true", help="read long sentences in windows, as the engine "
+                        "does (window_pairs)")
     args = parser.parse_args(argv)
 
     import torch
@@ -313,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else None
     tokenizer = load_tokenizer(args.base)
     pairs = read_pairs(args.data / "train.jsonl")
+    if args.windows:
+        pairs = window_pairs(tokenizer, pairs)
     if args.max_pairs is not None:  # whole questions drawn from every article, not the first articles
         qids = sorted({p.qid for p in pairs})
         random.Random(args.seed).shuffle(qids)
@@ -321,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         pairs = [p for p in pairs if p.qid in keep]
     limits = InputLimits(args.max_tokens, args.max_question_tokens, args.max_sentence_tokens)
     cache = args.data / f"train.tokens-{limits.max_tokens}-{limits.max_question}-{limits.max_sentence}" \
-                        f"-{limits.max_title}{'-' + str(args.max_pairs) if args.max_pairs else ''}.npz"
+                        f"-{limits.max_title}{'-' + str(args.max_pairs) if args.max_pairs else ''}" \
+                        f"{'-windows' if args.windows else ''}.npz"
     encoded = EncodedPairs.cached(tokenizer, pairs, limits, cache)
     if args.prepare:
         print(f"{len(pairs)} pairs tokenised into {cache}", file=sys.stderr)
@@ -431,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     _save(args.out / "model.pt", {"model": weights, "config": config}, torch)
     val = read_pairs(args.data / "val.jsonl")[:args.val_pairs]
+    if args.windows:
+        val = window_pairs(tokenizer, val)
     t0 = time.perf_counter()
     figures = validation_metrics(val, predict(model, tokenizer, val, limits=limits))
     figures.update(config=config, val_pairs=len(val), val_seconds=round(time.perf_counter() - t0, 1))
