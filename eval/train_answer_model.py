@@ -96,26 +96,24 @@ def window_pairs(tokenizer, pairs, limits: InputLimits = DEFAULT_LIMITS) -> list
     ever seen in training, though the engine has read long sentences that way since 2026-12-02."""
     from dataclasses import replace
 
-    from rag.answer.model import sentence_windows, with_preceding
+    from rag.answer.model import read_in_windows
 
     out = []
     for pair in pairs:
-        spans = sentence_windows(tokenizer, pair.sentence, limits)
-        if len(spans) == 1:
+        windows = read_in_windows(tokenizer, pair.context, pair.sentence, limits)
+        if len(windows) == 1:
             out.append(pair)
             continue
-        holding = [k for k, (a, b) in enumerate(spans) if a <= pair.answer_start and pair.answer_end <= b]
-        if pair.label == 1 and not holding:
-            starts_in = [k for k, (a, b) in enumerate(spans) if a <= pair.answer_start < b]
-            holding = [-1 - (starts_in[0] if starts_in else 0)]  # label 1, no span
-        for k, (a, b) in enumerate(spans):
-            preceding = pair.sentence[:a].strip()
-            context = with_preceding(pair.context, preceding) if preceding else pair.context
-            positive = pair.label == 1 and (k == holding[0] or -1 - k == holding[0])
-            with_span = positive and k == holding[0]
-            out.append(replace(pair, sentence=pair.sentence[a:b], context=context, label=int(positive),
-                               answer_start=pair.answer_start - a if with_span else -1,
-                               answer_end=pair.answer_end - a if with_span else -1))
+        ends = [start + len(text) for start, _, text in windows]
+        holding = [k for k, (start, _, _) in enumerate(windows)
+                   if start <= pair.answer_start and pair.answer_end <= ends[k]]
+        starts_in = [k for k, (start, _, _) in enumerate(windows) if start <= pair.answer_start < ends[k]]
+        target = (holding or starts_in or [0])[0] if pair.label == 1 else -1
+        for k, (start, context, text) in enumerate(windows):
+            spanned = k == target and bool(holding)
+            out.append(replace(pair, sentence=text, context=context, label=int(k == target),
+                               answer_start=pair.answer_start - start if spanned else -1,
+                               answer_end=pair.answer_end - start if spanned else -1))
     return out
 
 
@@ -349,16 +347,16 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = True
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else None
     tokenizer = load_tokenizer(args.base)
+    limits = InputLimits(args.max_tokens, args.max_question_tokens, args.max_sentence_tokens)
     pairs = read_pairs(args.data / "train.jsonl")
     if args.windows:
-        pairs = window_pairs(tokenizer, pairs)
+        pairs = window_pairs(tokenizer, pairs, limits)
     if args.max_pairs is not None:  # whole questions drawn from every article, not the first articles
         qids = sorted({p.qid for p in pairs})
         random.Random(args.seed).shuffle(qids)
         per_question = len(pairs) / max(1, len(qids))
         keep = set(qids[:max(1, round(args.max_pairs / per_question))])
         pairs = [p for p in pairs if p.qid in keep]
-    limits = InputLimits(args.max_tokens, args.max_question_tokens, args.max_sentence_tokens)
     cache = args.data / f"train.tokens-{limits.max_tokens}-{limits.max_question}-{limits.max_sentence}" \
                         f"-{limits.max_title}{'-' + str(args.max_pairs) if args.max_pairs else ''}" \
                         f"{'-windows' if args.windows else ''}.npz"
@@ -472,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     _save(args.out / "model.pt", {"model": weights, "config": config}, torch)
     val = read_pairs(args.data / "val.jsonl")[:args.val_pairs]
     if args.windows:
-        val = window_pairs(tokenizer, val)
+        val = window_pairs(tokenizer, val, limits)
     t0 = time.perf_counter()
     figures = validation_metrics(val, predict(model, tokenizer, val, limits=limits))
     figures.update(config=config, val_pairs=len(val), val_seconds=round(time.perf_counter() - t0, 1))

@@ -124,6 +124,18 @@ def sentence_windows(tokenizer, sentence: str, limits: InputLimits = DEFAULT_LIM
     return [(offsets[t][0], offsets[min(n, t + size) - 1][1]) for t in dict.fromkeys(starts)]
 
 
+def read_in_windows(tokenizer, context: str, sentence: str,
+                    limits: InputLimits = DEFAULT_LIMITS) -> list[tuple[int, str, str]]:
+    """What the model reads of one candidate: per window of ``sentence_windows``, its start in the
+    sentence, its context (each window after the first with the sentence's words before it) and its
+    text. The engine (``AnswerModel.score``) and training (``window_pairs``) both read through it."""
+    out = []
+    for start, end in sentence_windows(tokenizer, sentence, limits):
+        preceding = sentence[:start].strip()
+        out.append((start, with_preceding(context, preceding) if preceding else context, sentence[start:end]))
+    return out
+
+
 def reading_limits(limits: InputLimits, windows: bool, slack: int = SENTENCE_SLACK) -> InputLimits:
     """The limits one call reads with: with windows, a sentence may run ``slack`` pieces over
     ``limits.max_sentence`` (``sentence_windows`` never gives a longer one); without, the model's own."""
@@ -248,11 +260,9 @@ class AnswerModel:
         """
         calls = []  # (candidate, context, window text, window start)
         for k, (context, sentence) in enumerate(zip(contexts, sentences)):
-            windows = sentence_windows(self._tokenizer, sentence, self.limits) if self.windows else [(0, len(sentence))]
-            for start, end in windows:
-                preceding = sentence[:start].strip()
-                window_context = with_preceding(context, preceding) if preceding else context
-                calls.append((k, window_context, sentence[start:end], start))
+            windows = (read_in_windows(self._tokenizer, context, sentence, self.limits) if self.windows
+                       else [(0, context, sentence)])
+            calls += [(k, window_context, text, start) for start, window_context, text in windows]
 
         def one(call) -> PairScore:
             _, context, text, start = call
