@@ -25,11 +25,12 @@ import json
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from rag.answer.model import DEFAULT_LIMITS, InputLimits, decode, encode_pairs, load_tokenizer
+from rag.answer.model import DEFAULT_LIMITS, InputLimits, decode, encode_pairs, load_tokenizer, read_in_windows
 from rag.fileio import write_atomic, write_json_atomic
 
 from .answer_data import read_pairs
@@ -94,10 +95,6 @@ def window_pairs(tokenizer, pairs, limits: InputLimits = DEFAULT_LIMITS) -> list
     Why: cut at 64 pieces, a positive whose answer lies past the cut trained the answer head with
     no span target (about 2% of positives), and no window with its sentence's start as context was
     ever seen in training, though the engine has read long sentences that way since 2026-12-02."""
-    from dataclasses import replace
-
-    from rag.answer.model import read_in_windows
-
     out = []
     for pair in pairs:
         windows = read_in_windows(tokenizer, pair.context, pair.sentence, limits)
