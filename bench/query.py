@@ -30,6 +30,7 @@ import numpy as np
 
 from bench.output import check_out, emit
 from rag.config import PROJECT_ROOT, Settings
+from rag.encode.cpu import cpu_features
 
 BUILT_IN = [
     "Who leads the National Carbon Neutrality Science and Technology Expert Committee?",
@@ -137,7 +138,6 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     question, so that a machine that slows down for a while slows all of them alike. CPU features
     and threads are reported, as they decide the int8 speed."""
     from rag.answer.model import AnswerModel
-    from rag.encode.cpu import cpu_features
     from rag.service.engine import Engine
     from rag.service.lifecycle import open_engine
 
@@ -288,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     questions = (headline_questions(settings.index, args.headline_questions) if args.headline_questions
                  else load_questions(args.questions))
     report: dict = {"seeds": str(settings.seeds), "index": str(settings.index), "questions": len(questions),
-                    "mode": settings.mode, "query_threads": settings.query_threads}
+                    "mode": settings.mode, "query_threads": settings.query_threads,
+                    "query_precision": settings.query_precision, "cpu_features": cpu_features()}
     if not args.no_in_process:
         report["in_process"] = in_process(settings, questions, args.n, args.warmup)
     if args.answer_candidates:

@@ -67,7 +67,7 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
     started = time.perf_counter()
     result: dict = {"modes": modes, "abstain_threshold": settings.abstain_threshold,
                     "model": settings.model_name, "backend": embedder.backend, "top_k": settings.top_k,
-                    "suites": {}}
+                    "query_precision": settings.query_precision, "suites": {}}
     details: list[dict] = []
     journal = Journal(out / JOURNAL, fingerprint(options, settings), options.resume)
     if journal.done:

@@ -52,14 +52,19 @@ class Embedder:
     ``index_threads`` is used for bulk encoding: torch's pool, or that many single-threaded ONNX
     Runtime calls at once (0: one per core the process may use). ``cache_dir`` holds the ONNX
     copies that onnx-int8 uses, exported once; with them cached, onnx-int8 never loads torch.
+    ``query_precision`` ("int8" or "fp32") is the copy onnx-int8 embeds questions with: int8, the
+    corpus's own, takes half the time, with answers and retrieval as good (README, "Questions
+    embedded in int8"); fp32 gives sentence-transformers' vectors.
     """
 
     def __init__(self, model_path: str, *, backend: str = "auto", batch_size: int = 16,
                  query_threads: int = 1, index_threads: int = 0, name: str | None = None,
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, query_precision: str = "int8"):
         # No hub is reachable here: make sure nothing tries.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if query_precision not in ("int8", "fp32"):
+            raise ValueError(f"query_precision must be int8 or fp32, not {query_precision!r}")
         self.backend = choose_backend(backend)
         self.batch_size = batch_size
         self.query_threads = max(1, query_threads)
@@ -71,10 +76,16 @@ class Embedder:
             cache = Path(cache_dir) if cache_dir else onnx_backend.DEFAULT_CACHE
             paths = onnx_backend.cached(model_path, cache) or onnx_backend.cached_models(
                 self._load_torch_model(), model_path, cache)
-            self._query = onnx_backend.OnnxEncoder(paths[0], model_path, self.query_threads)
             # single-threaded calls, ``index_threads`` of them at once (see ``ONNX_BATCH``); the
             # block-quantised layers in float where the CPU lacks int8 dot products (block_matmul.py)
-            self._bulk = onnx_backend.OnnxEncoder(paths[1], model_path, 1, not has_int8_dot_product())
+            float_blocks = not has_int8_dot_product()
+            self._bulk = onnx_backend.OnnxEncoder(paths[1], model_path, 1, float_blocks)
+            if query_precision == "fp32":
+                self._query = onnx_backend.OnnxEncoder(paths[0], model_path, self.query_threads)
+            elif self.query_threads == 1:  # the same session: one copy of the weights in memory
+                self._query = self._bulk
+            else:
+                self._query = onnx_backend.OnnxEncoder(paths[1], model_path, self.query_threads, float_blocks)
             self.dimension = self._query.dimension
         else:
             self.dimension = int(self._load_torch_model().get_embedding_dimension())
@@ -167,7 +178,7 @@ class Embedder:
         return vectors, states, offsets
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One question, on the small query thread pool (onnx-int8 asks its fp32 ONNX copy)."""
+        """One question, on the small query thread pool (onnx-int8: with the copy ``query_precision`` names)."""
         if self.backend == "onnx-int8":
             return self._query.encode([text])[0]
         with self._torch.inference_mode():

@@ -1,5 +1,6 @@
-"""ONNX Runtime copies of the embedding model: int8 for fast bulk encoding on CPUs without AMX,
-fp32 for questions (the same vectors as sentence-transformers at a third of its per-call cost).
+"""ONNX Runtime copies of the embedding model: int8 for fast encoding on CPUs without AMX (the
+corpus, and by default questions), fp32 for questions where ``RAG_QUERY_PRECISION=fp32`` (the same
+vectors as sentence-transformers at a third of its per-call cost).
 
 The copies are made from the local sentence-transformers model (nothing is downloaded): the
 transformer with mean pooling and L2 normalisation is exported to ONNX (with the token states as

@@ -46,7 +46,8 @@ def load_embedder(settings: Settings) -> Embedder:
         return E5Embedder(query_threads=settings.query_threads, index_threads=settings.index_threads)
     return Embedder(settings.model_path, backend=settings.backend, batch_size=settings.batch_size,
                     query_threads=settings.query_threads, index_threads=settings.index_threads,
-                    name=settings.model_name, cache_dir=Path(settings.index) / "models")
+                    name=settings.model_name, cache_dir=Path(settings.index) / "models",
+                    query_precision=settings.query_precision)
 
 
 def load_answer_model(settings: Settings) -> AnswerModel | None:

@@ -84,10 +84,18 @@ def test_int8_sentence_vectors_pooled_from_passages_agree_with_fp32(models):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not onnx_backend.onnx_available(), reason="onnxruntime is not installed")
-def test_onnx_int8_encodes_questions_in_fp32(models):
-    fp32, int8, _ = models
+def test_onnx_int8_encodes_questions_with_the_corpus_copy_or_in_fp32(models):
+    fp32, int8, cache = models
     question = "Who leads the committee?"
-    assert float(int8.encode_query(question) @ fp32.encode([question])[0]) > 0.9999
+    # by default a question is embedded like the corpus, in int8: the same vector as a passage's
+    assert np.array_equal(int8.encode_query(question), int8.encode([question])[0])
+    assert float(int8.encode_query(question) @ fp32.encode([question])[0]) > 0.985
+    plain = Embedder(Settings().model_path, backend="onnx-int8", cache_dir=cache, query_precision="fp32")
+    assert float(plain.encode_query(question) @ fp32.encode([question])[0]) > 0.9999
+    two_threads = Embedder(Settings().model_path, backend="onnx-int8", cache_dir=cache, query_threads=2)
+    assert np.allclose(two_threads.encode_query(question), int8.encode_query(question), atol=1e-4)
+    with pytest.raises(ValueError, match="query_precision"):
+        Embedder(Settings().model_path, backend="onnx-int8", cache_dir=cache, query_precision="fp16")
 
 
 def test_ordered_map_keeps_order_and_bounds_the_queue():
