@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import available_cores
+from rag.config import QUERY_PRECISIONS, available_cores
 from rag.encode import onnx_backend
 from rag.encode.cpu import cpu_flags, has_int8_dot_product
 from rag.errors import IndexStateError
@@ -63,8 +63,8 @@ class Embedder:
         # No hub is reachable here: make sure nothing tries.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        if query_precision not in ("int8", "fp32"):
-            raise ValueError(f"query_precision must be int8 or fp32, not {query_precision!r}")
+        if query_precision not in QUERY_PRECISIONS:
+            raise ValueError(f"query_precision must be {' or '.join(QUERY_PRECISIONS)}, not {query_precision!r}")
         self.backend = choose_backend(backend)
         self.batch_size = batch_size
         self.query_threads = max(1, query_threads)
