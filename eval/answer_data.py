@@ -31,7 +31,7 @@ import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from rag.answer.model import context_text
+from rag.answer.reading import context_text
 from rag.fileio import write_atomic
 from rag.search.bm25 import LexicalIndex, terms
 from rag.text import split_sentences

@@ -35,9 +35,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.answer.model import REFUSAL_FEATURES, Calibration, confidence_features, judge_candidates, logit
+from rag.answer.calibration import REFUSAL_FEATURES, Calibration, confidence_features, logit
 from rag.answer.question import parse_question
 from rag.answer.select import score_sentences
+from rag.answer.verdict import judge_candidates
 from rag.config import Settings
 from rag.fileio import write_atomic
 from rag.search.hybrid import Filters
@@ -129,7 +130,7 @@ def replay(rows: list[dict], n: int, blend: float, span_threshold: float) -> dic
     return {"hit1": hit1, "f1": f1, "best_p": best_p}
 
 
-# The refusal's features (rag/answer/model.py, REFUSAL_FEATURES), as shipped since 2026-12-02: the
+# The refusal's features (rag/answer/calibration.py, REFUSAL_FEATURES), as shipped since 2026-12-02: the
 # best answer logit and the chosen sentence's cosine and rare-word coverage, in place of the
 # relevance that sums them with the passage's rank. Fitted against the removed, swapped and antonym
 # questions together, the cosine carries the weight that the word coverage carried: a sentence of
@@ -141,7 +142,7 @@ REFUSE_KINDS = ("removed", "swapped", "antonym")
 
 def abstention_features(cands: list[dict], n: int, blend: float,
                         features: tuple[str, ...] = ABSTENTION_FEATURES) -> list[float]:
-    """What the refusal weighs for one question (rag/answer/model.py, ModelVerdict.confidence):
+    """What the refusal weighs for one question (rag/answer/verdict.py, ModelVerdict.confidence):
     ``features`` of the N candidates' probabilities and of the chosen sentence."""
     cands = cands[:n]
     if not cands:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.model import AnswerModel, InputLimits, decode, encode_pairs, load_tokenizer
+from rag.answer.model import AnswerModel, decode
+from rag.answer.reading import InputLimits, encode_pairs, load_tokenizer
 from rag.encode.cpu import cpu_features
 from rag.encode.onnx_backend import quantise_int8
 from rag.fileio import write_atomic, write_json_atomic

@@ -96,7 +96,8 @@ def layers_of(weights: dict[str, np.ndarray]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rag.answer.model import MODEL_FILE, InputLimits
+    from rag.answer.model import MODEL_FILE
+    from rag.answer.reading import InputLimits
 
     parser = argparse.ArgumentParser(prog="python -m eval.recover_answer_model", description=__doc__.split("\n\n")[0])
     parser.add_argument("--onnx", type=Path, default=MODEL_FILE, help="the exported model (default: the shipped one)")

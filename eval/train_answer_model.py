@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.model import DEFAULT_LIMITS, InputLimits, decode, encode_pairs, load_tokenizer, read_in_windows
+from rag.answer.model import decode
+from rag.answer.reading import DEFAULT_LIMITS, InputLimits, encode_pairs, load_tokenizer, read_in_windows
 from rag.fileio import write_atomic, write_json_atomic
 
 from .answer_data import read_pairs

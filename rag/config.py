@@ -80,7 +80,7 @@ class Settings:
     model_threshold: float | None = None
     span_threshold: float = 0.1  # the model's short answer is given only when P(start) * P(end) reaches this
     # A candidate sentence longer than the model reads (64 word pieces) is read in overlapping
-    # windows, not only its start (rag/answer/model.py sentence_windows): SQuAD-13 span F1 0.650 ->
+    # windows, not only its start (rag/answer/reading.py sentence_windows): SQuAD-13 span F1 0.650 ->
     # 0.668, at about 7 ms more at the median and 35 at the 95th percentile there (rag eval, 2-core
     # AVX2), and 16 / 27 ms over HTTP on the seeds, whose sentences run long (README, "Long sentences").
     answer_windows: bool = True

@@ -111,3 +111,28 @@ def ask(page, question: str) -> None:
 
 def answers(page):
     return page.locator("article.bot")
+
+
+# ---- the answer model's tests (tests/answer, tests/eval) ----------------------------------------------------
+
+QUESTION = "When did the committee approve the new carbon market rules?"
+ANSWER_SENTENCE = "The committee approved the new carbon market rules on 14 March 2021 after a long debate."
+UNRELATED = "Heavy rain flooded several villages in the south of the province last week."
+LONG_SENTENCE = (  # 81 word pieces, the answer in its last ones
+    "On March 1, in order to carry out the national plan for cutting emissions in industry, transport, "
+    "buildings and farming over the coming decade (hereinafter referred to as the \"Plan\"), and to bring "
+    "together the research institutes, universities, provincial governments and companies that work on clean "
+    "energy, grid storage and carbon capture, the ministry held the first meeting of its new expert committee "
+    "in Lyon.")
+
+# A tiny SQuAD file: 6 articles of 4 paragraphs, two questions each (the training data's tests).
+TINY_SQUAD = {"data": [
+    {"title": f"Article_{a}", "paragraphs": [
+        {"context": f"Town {a}{p} was founded in {1800 + 10 * a + p} by Mary Smith. It has {100 + p} schools. "
+                    f"The river Avon {a} runs through Town {a}{p}.",
+         "qas": [{"id": f"q-{a}-{p}-0", "question": f"When was Town {a}{p} founded?",
+                  "answers": [{"text": str(1800 + 10 * a + p), "answer_start": 0}]},
+                 {"id": f"q-{a}-{p}-1", "question": f"How many schools does Town {a}{p} have?",
+                  "answers": [{"text": str(100 + p), "answer_start": 0}]}]}
+        for p in range(4)]}
+    for a in range(6)]}

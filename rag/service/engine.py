@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from rag.answer.followup import resolve_question
-from rag.answer.model import AnswerModel, judge_candidates, model_span, select_by_model
+from rag.answer.model import AnswerModel
 from rag.answer.multilingual import latin_part
 from rag.answer.question import Question, parse_question
 from rag.answer.select import ScoredSentence, compose_answer, score_sentences, select_sentences
+from rag.answer.verdict import judge_candidates, model_span, select_by_model
 from rag.config import ANSWERERS, MODES, Settings
 from rag.encode.embedding import Embedder
 from rag.errors import NotFoundError, QueryError, StaleRecordsError

@@ -165,7 +165,7 @@ def test_the_stored_threshold_refuses_what_the_fit_allows_through_the_engines_ow
     """The written calibration, applied the way the engine applies it (rounded weights, then
     ``Calibration.confidence`` below ``threshold``), refuses exactly 10% of the fit's answerable
     questions; a threshold at a question's own score, rounded up, refused one more."""
-    from rag.answer.model import Calibration
+    from rag.answer.calibration import Calibration
 
     rng = random.Random(0)  # a draw where the old rule (the score at the quantile, rounded) refused 49
     rows = _rows("answerable", 487, 0.7, 0.65, rng) + _rows("removed", 200, 0.2, 0.45, rng)

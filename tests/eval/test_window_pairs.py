@@ -6,7 +6,7 @@ import pytest
 
 from eval.answer_data import Pair
 from eval.train_answer_model import window_pairs
-from rag.answer.model import DEFAULT_LIMITS, load_tokenizer, sentence_windows, with_preceding
+from rag.answer.reading import DEFAULT_LIMITS, load_tokenizer, sentence_windows, with_preceding
 
 LONG = ("On March 1, in order to carry out the national plan for cutting emissions in industry, transport, "
         "buildings and farming over the coming decade (hereinafter referred to as the \"Plan\"), and to bring "

@@ -8,10 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from test_answer_model import ANSWER_SENTENCE, QUESTION, TINY, UNRELATED
 
 from eval import answer_data, recover_answer_model
-from rag.answer.model import MODEL_FILE, AnswerModel, load_tokenizer
+from rag.answer.model import MODEL_FILE, AnswerModel
+from rag.answer.reading import load_tokenizer
+
+from helpers import ANSWER_SENTENCE, QUESTION, UNRELATED
+from helpers import TINY_SQUAD as TINY
 
 PAIRS = [  # (question, context, sentence)
     (QUESTION, "Climate policy | The session opened on Monday.", ANSWER_SENTENCE),
