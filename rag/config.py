@@ -82,14 +82,15 @@ class Settings:
     # A candidate sentence longer than the model reads (64 word pieces) is read in overlapping
     # windows, not only its start (rag/answer/reading.py sentence_windows): SQuAD-13 span F1 0.650 ->
     # 0.668, at about 7 ms more at the median and 35 at the 95th percentile there (rag eval, 2-core
-    # AVX2), and 16 / 27 ms over HTTP on the seeds, whose sentences run long (README, "Long sentences").
+    # AVX2), and 16 / 27 ms over HTTP on the seeds, whose sentences run long
+    # (eval/ANSWER_MODEL_LOG.md, "Long sentences").
     answer_windows: bool = True
     query_threads: int = 1
     # Which ONNX copy embeds a question with the onnx-int8 backend: "int8", the copy that embeds the
     # corpus (3.3 ms a question against 7.4 ms for fp32 on one AVX-512 VNNI core, about 3.5 ms less
     # on AVX2), or "fp32" (the same vectors as sentence-transformers). Measured side by side on
-    # 2026-12-02 (README, "Questions embedded in int8"): SQuAD-13, held-out articles, own questions
-    # and CLIMATE-FEVER within half a point of fp32, in both directions.
+    # 2026-12-02 (eval/ANSWER_MODEL_LOG.md, "Questions embedded in int8"): SQuAD-13, held-out
+    # articles, own questions and CLIMATE-FEVER within half a point of fp32, in both directions.
     query_precision: str = "int8"
     # The answer model's candidates scored at once, each in its own single-threaded call (rag/answer/model.py
     # AnswerModel.score); 0: one per CPU core the process may use.

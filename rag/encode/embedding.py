@@ -53,8 +53,8 @@ class Embedder:
     Runtime calls at once (0: one per core the process may use). ``cache_dir`` holds the ONNX
     copies that onnx-int8 uses, exported once; with them cached, onnx-int8 never loads torch.
     ``query_precision`` ("int8" or "fp32") is the copy onnx-int8 embeds questions with: int8, the
-    corpus's own, takes half the time, with answers and retrieval as good (README, "Questions
-    embedded in int8"); fp32 gives sentence-transformers' vectors.
+    corpus's own, takes half the time, with answers and retrieval as good (eval/ANSWER_MODEL_LOG.md,
+    "Questions embedded in int8"); fp32 gives sentence-transformers' vectors.
     """
 
     def __init__(self, model_path: str, *, backend: str = "auto", batch_size: int = 16,
