@@ -17,7 +17,7 @@ questions with their gold paragraph out of the corpus: the open-domain case), ``
 paragraph in the corpus: a question that reads answerable and that nothing answers, like the
 bulletin reader's "Who is the Minister of ...?" when a vice minister is named) and ``antonym``
 (a word the answer sentence says turned into its opposite: "the largest" asked as "the
-smallest"; eval/answer_data.py, ``antonym_question``). Each kind's
+smallest"; eval/question_rewrites.py, ``antonym_question``). Each kind's
 refusal is reported; the refusal is fitted against ``--refuse-kinds`` (all three since 2026-12-02,
 over ``--refusal-features``; until then removed questions alone, over the best logit and the
 relevance, with which fitting against swapped questions too refused no more of them;
@@ -45,7 +45,7 @@ from rag.search.hybrid import Filters
 from rag.service.engine import Engine
 from rag.service.lifecycle import open_engine
 
-from . import answer_data, datasets, metrics
+from . import datasets, metrics, question_rewrites
 from .answer_eval import auc, threshold_for_false_refusals
 from .journal import Journal, scored_settings
 
@@ -392,9 +392,9 @@ def main(argv: list[str] | None = None) -> int:
             engine, _ = open_engine(settings)
             rows = collect(engine, suite, questions, args.candidates, "answerable", journal)
             rows += collect(engine, suite, questions[:args.no_gold], args.candidates, "removed", journal)
-            swapped = answer_data.swapped_questions(args.squad, questions[:args.swapped])
+            swapped = question_rewrites.swapped_questions(args.squad, questions[:args.swapped])
             rows += collect(engine, suite, swapped, args.candidates, "swapped", journal)
-            opposite = answer_data.antonym_questions(args.squad, questions[:args.antonym])
+            opposite = question_rewrites.antonym_questions(args.squad, questions[:args.antonym])
             rows += collect(engine, suite, opposite, args.candidates, "antonym", journal)
     write_atomic(args.out, json.dumps(rows).encode("utf-8"))
     return report(rows)

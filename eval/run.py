@@ -140,13 +140,13 @@ def _suites(options: EvalOptions, tmp: Path) -> list[datasets.Suite]:
     suites = [replace(s, questions=datasets.sample(s.questions, options.sample)[:options.limit]) for s in suites]
     if options.squad and options.squad_swapped:
         # The same sampled questions, those a swap can make unanswerable, with their paragraph there: to be refused.
-        from .answer_data import swapped_questions
+        from .question_rewrites import swapped_questions
 
         asked = next(s for s in suites if s.name == "squad")
         suites.append(replace(asked, name="squad-swapped", questions=swapped_questions(options.squad, asked.questions)))
     if options.squad and options.squad_antonym:
         # The same sampled questions, those an opposite makes unanswerable ("largest" -> "smallest"): to be refused.
-        from .answer_data import antonym_questions
+        from .question_rewrites import antonym_questions
 
         asked = next(s for s in suites if s.name == "squad")
         suites.append(replace(asked, name="squad-antonym", questions=antonym_questions(options.squad, asked.questions)))

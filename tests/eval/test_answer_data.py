@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from eval import answer_data
+from eval import answer_data, question_rewrites
 
 from helpers import TINY_SQUAD as TINY
 
@@ -37,7 +37,7 @@ def test_negated_questions_contract_their_first_auxiliary_and_pair_with_the_answ
     """--negation-share: a wh-question negated ("When was ...?" -> "When wasn't ...?"), paired with
     the answer sentence as a negative; questions without an early auxiliary, or already negative,
     are left alone; with the share at 0 no draw is made, so earlier versions' data stays the same."""
-    negate = answer_data.negate_question
+    negate = question_rewrites.negate_question
     assert negate("When was Town 12 founded?") == "When wasn't Town 12 founded?"
     assert negate("What year did the Normans arrive?") == "What year didn't the Normans arrive?"
     assert negate("How many schools does Town 3 have?") == "How many schools doesn't Town 3 have?"
@@ -66,7 +66,7 @@ def test_antonym_questions_turn_a_word_their_answer_sentence_says_into_its_oppos
     """--antonym-share: "the largest" asked as "the smallest" of the sentence that says the
     largest, paired with it as a negative; a word the sentence does not say, one whose opposite it
     also says, a capitalised one (part of a name) or one inside the answer is left alone."""
-    opposite = answer_data.antonym_question
+    opposite = question_rewrites.antonym_question
     sentence = "Lyon is the largest city of the region, founded before the Romans came."
     assert opposite("What is the largest city of the region?", sentence, "Lyon") == (
         "What is the smallest city of the region?")

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from eval import answer_data, answer_sweep, datasets
+from eval import answer_sweep, datasets, question_rewrites
 
 SQUAD = {"data": [
     {"title": "Rivers", "paragraphs": [
@@ -39,8 +39,8 @@ def test_a_swapped_question_names_another_entity_of_the_article_that_its_answer_
     answer_sentences = {"a": "Town 11 was founded in 1811 by Mary Smith.", "c": "Town 12 has 104 schools."}
     seen = set()
     for seed in range(6):
-        swapped = answer_data.swapped_questions(path, questions, seed=seed)
-        assert swapped == answer_data.swapped_questions(path, questions, seed=seed)  # the seed decides
+        swapped = question_rewrites.swapped_questions(path, questions, seed=seed)
+        assert swapped == question_rewrites.swapped_questions(path, questions, seed=seed)  # the seed decides
         # "b": its answer sentence says no entity of the question, so nothing to swap
         assert [q.id for q in swapped] == ["a-swapped", "c-swapped"]
         for q in swapped:
@@ -64,7 +64,7 @@ def test_antonym_questions_are_the_sampled_ones_an_opposite_makes_unanswerable(t
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(squad), encoding="utf-8")
     questions, _ = datasets.load_squad(path, tmp_path / "corpus")
-    made = answer_data.antonym_questions(path, questions)
+    made = question_rewrites.antonym_questions(path, questions)
     assert [(q.id, q.text, q.kind, q.answerable) for q in made] == [
         ("a-antonym", "What is the smallest town of the valley?", "antonym", False)]
     assert made[0].relevant == next(q for q in questions if q.id == "a").relevant  # asked with its paragraph there

@@ -1,5 +1,5 @@
 """The WordNet reader and the reworded training questions made with it (eval.thesaurus,
-eval.answer_data.reworded_question), over a small folder in WordNet 3.0's own file format."""
+eval.question_rewrites.reworded_question), over a small folder in WordNet 3.0's own file format."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from eval import answer_data
+from eval import answer_data, question_rewrites
 from eval.thesaurus import Thesaurus, wordnet_folder
 
 LICENCE = "  1 This software and database is being provided to you, the LICENSEE, by Princeton University\n"
@@ -61,7 +61,7 @@ def test_a_word_gets_the_common_words_whose_own_first_sense_is_its_first_sense(t
 
 
 def test_a_question_is_reworded_where_it_says_its_answer_sentences_words(thesaurus):
-    reword = answer_data.reworded_question
+    reword = question_rewrites.reworded_question
     sentence = "Lyon is the city with the most countries of origin."
     rng = random.Random(0)
     assert reword("Which city has the most countries of origin?", sentence, "Lyon", thesaurus, rng) == (
