@@ -50,7 +50,7 @@ def test_the_recipe_trains_resumes_shrinks_and_exports_a_model_that_reads_its_li
 
 def test_listwise_batches_hold_whole_questions_with_the_answer_first():
     from eval.answer_data import Pair
-    from eval.train_answer_model import group_plan, question_groups
+    from eval.training_batches import group_plan, question_groups
 
     pairs = [Pair(f"q{q}", 0, f"question {q}{' swapped' if kind == 'swap' else ''}", "T", f"s{q}-{k}",
                   int(kind == "pos"), kind=kind)

@@ -1,11 +1,11 @@
-"""Training pairs read in windows as the engine reads long sentences (eval/train_answer_model.py, ``window_pairs``)."""
+"""Training pairs read in windows as the engine reads long sentences (eval/training_batches.py, ``window_pairs``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from eval.answer_data import Pair
-from eval.train_answer_model import window_pairs
+from eval.training_batches import window_pairs
 from rag.answer.reading import DEFAULT_LIMITS, load_tokenizer, sentence_windows, with_preceding
 
 LONG = ("On March 1, in order to carry out the national plan for cutting emissions in industry, transport, "
