@@ -113,6 +113,15 @@ def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> 
     }
 
 
+def right_share(hit1: Sequence[bool | None], abstained: Sequence[bool], answerable: Sequence[bool]) -> float | None:
+    """Share of questions handled right: an answerable one answered with a gold answer in its first
+    cited sentence, an unanswerable one refused. One figure for what the service promises (answer
+    when the bulletins do, say so when they do not), by which the answer model's versions and
+    settings are shipped or not (README, "The trained answer model")."""
+    return _share(bool(did) if not can else bool(hit) and not did
+                  for hit, did, can in zip(hit1, abstained, answerable))
+
+
 def abstention_accuracy(abstained: Sequence[bool], answerable: Sequence[bool]) -> float | None:
     """Share of questions where the engine abstained exactly when the question is unanswerable."""
     return _share(did != can for did, can in zip(abstained, answerable))

@@ -18,6 +18,7 @@ ANSWER_ROWS = [("hit@1", "answer hit@1", "pct"), ("hit", "answer hit", "pct"),
                ("abstention_precision", "abstention precision", "pct"),
                ("abstention_recall", "abstention recall", "pct"),
                ("false_abstention_rate", "false-abstention rate", "pct"),
+               ("right", "right: answered with a gold answer first, or refused", "pct"),
                ("citation_validity", "citation validity", "pct")]
 LATENCY_ROWS = [("latency_p50_ms", "latency p50 (ms)", "ms"), ("latency_p95_ms", "latency p95 (ms)", "ms")]
 PLOTTED = ["recall@1", "recall@5", "mrr", "ndcg@10", "hit@1", "hit", "span_f1", "abstention_recall",
@@ -87,6 +88,8 @@ def terminal_table(result: dict) -> str:
             if groups:
                 lines += ["", f"{name}, by language, {mode}:", *_aligned(group_table(groups, "lang"))]
         parts.append("\n".join(lines))
+    if result.get("squad_right"):
+        parts.append(squad_right_line(result["squad_right"]))
     calibration = result.get("calibration")
     if calibration:
         c = calibration["by_mode"][calibration["mode"]]
@@ -116,6 +119,8 @@ def markdown(result: dict) -> str:
                 if groups:
                     lines.append(f"By {label}, {mode}:\n")
                     lines += _md_table(group_table(groups, head)) + [""]
+    if result.get("squad_right"):
+        lines.append(squad_right_line(result["squad_right"]) + "\n")
     calibration = result.get("calibration")
     if calibration:
         lines.append("## Abstention threshold calibration\n")
@@ -135,6 +140,11 @@ def markdown(result: dict) -> str:
         lines += _md_table(table) + [""]
     lines.append("![metrics by mode and latency](report.png)\n")
     return "\n".join(lines)
+
+
+def squad_right_line(by_column: dict) -> str:
+    return ("right over the SQuAD questions with and without their gold paragraph: "
+            + ", ".join(f"{column} {_pct(value)}" for column, value in by_column.items()))
 
 
 def _pct(value: float) -> str:

@@ -29,6 +29,7 @@ from .journal import Journal, fingerprint
 
 RETRIEVAL_TOP_K = 20  # passages fetched to rank documents; several passages may share a bulletin
 RANK_DEPTH = 10  # documents scored by recall@k, MRR and nDCG
+WITH_AND_WITHOUT_GOLD = ("squad", "squad-no-gold")  # scored together as "right" (``squad_right``)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
                     "model": settings.model_name, "backend": embedder.backend, "top_k": settings.top_k,
                     "query_precision": settings.query_precision, "suites": {}}
     details: list[dict] = []
+    both: dict[str, list[dict]] = {}  # per column, the SQuAD questions asked with and without their paragraph
     journal = Journal(out / JOURNAL, fingerprint(options, settings), options.resume)
     if journal.done:
         print(f"rag eval: resuming, {len(journal.done)} scored questions read from {journal.path}", file=sys.stderr)
@@ -101,12 +103,17 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
                             journal.add(suite.name, column, q.text, record)
                         records.append(record)
                     section["modes"][column] = summarize(records, suite.retrieval_only)
+                    if suite.name in WITH_AND_WITHOUT_GOLD:
+                        both.setdefault(column, []).extend(records)
                     section["by_kind"][column] = _by_kind(records, suite.retrieval_only)
                     section["by_lang"][column] = _by_group(records, suite.retrieval_only, "lang")
                     details += [{"suite": suite.name, "answerer": answerer, **r} for r in records]
             if options.calibrate and suite.name == "own":
                 result["calibration"] = _calibrate(engine, suite, modes, settings)
             result["suites"][suite.name] = section
+    if options.squad_remove_gold and both:
+        # the README's "right" for SQuAD: the questions with their paragraph and the same ones without
+        result["squad_right"] = {column: summarize(records, False)["right"] for column, records in both.items()}
     result["seconds"] = round(time.perf_counter() - started, 1)
     report.write(result, details, out)
     print(report.terminal_table(result))
@@ -215,6 +222,8 @@ def summarize(records: list[dict], retrieval_only: bool) -> dict:
         "span_em": avg("em", answerable), "span_f1": avg("f1", answerable),
         "answer_words": avg("words", answered),
         **metrics.abstention_scores([r["abstained"] for r in records], [r["answerable"] for r in records]),
+        "right": metrics.right_share([r.get("hit1") for r in records], [r["abstained"] for r in records],
+                                     [r["answerable"] for r in records]),
         "citations": citations,
         "citation_validity": sum(r["valid_citations"] for r in records) / citations if citations else None,
     })

@@ -18,6 +18,7 @@ from eval.metrics import (
     percentile,
     recall_at_k,
     reciprocal_rank,
+    right_share,
     token_f1,
 )
 
@@ -97,6 +98,16 @@ def test_abstention_scores_by_hand():
     none = abstention_scores([False, False], [True, True])
     assert none["abstention_precision"] is None and none["abstention_recall"] is None
     assert none["false_abstention_rate"] == 0.0
+
+
+def test_right_counts_gold_first_answers_and_refusals_of_unanswerable_questions():
+    hit1 = [True, True, False, None, None, True]
+    abstained = [False, True, False, True, False, False]
+    answerable = [True, True, True, False, False, True]
+    # right: the first (answered, gold first), the fourth (unanswerable, refused), the last;
+    # wrong: a refused answerable one, a miss, an unanswerable one answered
+    assert right_share(hit1, abstained, answerable) == pytest.approx(3 / 6)
+    assert right_share([], [], []) is None
 
 
 def test_citation_validity_slices_the_source():

@@ -70,9 +70,17 @@ def test_squad_and_beir_are_indexed_in_a_temporary_folder(tmp_path, settings, em
         '{"_id": "Bee:7", "title": "Bee", "text": "Bees pollinate flowering plants."}\n')
     (beir / "queries.jsonl").write_text('{"_id": "q", "text": "Warming oceans raise the sea level"}\n')
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\tSea:1\t1\n")
-    assert eval_run.run(args(tmp_path, squad=squad, beir=beir), settings, embedder) == 0
+    assert eval_run.run(args(tmp_path, squad=squad, beir=beir, squad_remove_gold=True), settings, embedder) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert set(report["suites"]) == {"squad", "beir"}
+    assert set(report["suites"]) == {"squad", "squad-no-gold", "beir"}
+    # "right": with its paragraph, answered with the gold answer first; without it, refused
+    rows = [json.loads(line) for line in (tmp_path / "out" / "details.jsonl").read_text().splitlines()]
+    right = [r["hit1"] and not r["abstained"] if r["suite"] == "squad" else r["abstained"]
+             for r in rows if r["suite"] in ("squad", "squad-no-gold")]
+    assert len(right) == 4 and report["squad_right"] == {"hybrid": sum(right) / 4}
+    assert report["suites"]["squad-no-gold"]["modes"]["hybrid"]["right"] == report["suites"]["squad-no-gold"][
+        "modes"]["hybrid"]["abstention_recall"]
+    assert "right over the SQuAD questions with and without" in (tmp_path / "out" / "report.md").read_text()
     assert report["suites"]["squad"]["modes"]["hybrid"]["recall@1"] == 1.0
     assert report["suites"]["squad"]["modes"]["hybrid"]["citation_validity"] == 1.0
     assert report["suites"]["beir"]["modes"]["hybrid"]["ndcg@10"] == 1.0
