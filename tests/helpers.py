@@ -136,3 +136,15 @@ TINY_SQUAD = {"data": [
                   "answers": [{"text": str(100 + p), "answer_start": 0}]}]}
         for p in range(4)]}
     for a in range(6)]}
+
+# A SQuAD file of two paragraphs whose questions a swap can make unanswerable (tests/eval).
+TOWNS_SQUAD = {"data": [
+    {"title": "Rivers", "paragraphs": [
+        {"context": "Town 11 was founded in 1811 by Mary Smith. The river Avon runs through Town 11.",
+         "qas": [{"id": "a", "question": "Who founded Town 11 in 1811?",
+                  "answers": [{"text": "Mary Smith", "answer_start": 30}]},
+                 {"id": "b", "question": "Which river runs through the town?",
+                  "answers": [{"text": "Avon", "answer_start": 57}]}]},
+        {"context": "Town 12 was founded in 1812 by John Brown. Town 12 has 104 schools.",
+         "qas": [{"id": "c", "question": "How many schools does Town 12 have?",
+                  "answers": [{"text": "104", "answer_start": 50}]}]}]}]}
