@@ -134,7 +134,7 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     """Engine.ask with the heuristic answerer (the baseline) and with the answer model scoring N
     candidate sentences, for each N: the model's cost against its quality figures in the README;
     and at the default N with its candidates scored one after the other (one worker), and with the
-    block-quantised layers run the way this CPU did not choose. The settings take turns question by
+    block-quantised layers run as stored (int8 blocks) instead of this CPU's choice. The settings take turns question by
     question, so that a machine that slows down for a while slows all of them alike. CPU features
     and threads are reported, as they decide the int8 speed."""
     from rag.answer.model import AnswerModel
@@ -144,9 +144,9 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     engine, _ = open_engine(settings.with_(answerer="model"))
     model = engine.answer_model
     default_n = settings.answer_candidates
-    serial = AnswerModel(model.path, settings.query_threads, float_blocks=model.float_blocks, workers=1)
-    # the other way to run the block-quantised layers (rag/encode/block_matmul.py)
-    other = AnswerModel(model.path, settings.query_threads, float_blocks=not model.float_blocks, workers=model.workers)
+    serial = AnswerModel(model.path, settings.query_threads, blocks=model.blocks, workers=1)
+    # the block-quantised layers as stored, against this CPU's choice (rag/encode/block_matmul.py)
+    other = AnswerModel(model.path, settings.query_threads, blocks="int8", workers=model.workers)
 
     def engine_with(n_candidates: int, answer_model) -> Engine:
         return Engine(engine.settings.with_(answer_candidates=n_candidates), engine.embedder,
@@ -156,7 +156,7 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     runs.update({f"model N={c}": (engine_with(c, model), "model") for c in candidates})
     if model.workers > 1:
         runs[f"model N={default_n}, one worker"] = (engine_with(default_n, serial), "model")
-    runs[f"model N={default_n}, block layers in {_blocks(other)}"] = (engine_with(default_n, other), "model")
+    runs[f"model N={default_n}, block layers {other.blocks}"] = (engine_with(default_n, other), "model")
     for current, answerer in runs.values():
         for q in questions[:warmup]:
             current.ask(q, answerer=answerer)
@@ -172,14 +172,9 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
             for label in runs}
     return {"cpu_features": cpu_features(), "query_threads": settings.query_threads, "load_average": os.getloadavg()[0],
             "answer_model": {"file": model.path.name, "bytes": model.path.stat().st_size,
-                             "limits": model.limits.__dict__, "block_layers": _blocks(model),
+                             "limits": model.limits.__dict__, "block_layers": model.blocks,
                              "workers": model.workers},
             "by_answerer": rows}
-
-
-def _blocks(model) -> str:
-    """How a model runs its block-quantised layers: chosen from the CPU unless asked."""
-    return "float" if model.float_blocks else "int8"
 
 
 def http_sequential(url: str, questions: list[str], n: int, warmup: int) -> dict:

@@ -25,6 +25,11 @@ from rag.answer.reading import Encoded, InputLimits, encode_pairs, load_tokenize
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "models" / "answer-minilm.onnx"
 MAX_SPAN_TOKENS = 16  # longer short answers are rare in SQuAD (p99 under 16 word pieces)
+# How the block-quantised down-projections run, by whether the CPU has int8 dot products. With
+# them (AVX-512 VNNI, 2026-12-02), per channel: 19.0 -> 13.1 ms a call, Engine.ask p50 26.2 ->
+# 22.9 ms, the same answers within noise (MODEL_CARD.md, "Down-projections per channel").
+# Without them, in float: ONNX Runtime's block kernel is the slow path there.
+BLOCKS_BY_CPU = {True: "per-channel", False: "float"}
 
 
 @dataclass(frozen=True)
@@ -66,14 +71,15 @@ class AnswerModel:
     """The ONNX answer model and its tokenizer, loaded once and shared by every question."""
 
     def __init__(self, path: Path | str = MODEL_FILE, threads: int = 1, span_threshold: float = 0.1,
-                 float_blocks: bool | None = None, workers: int = 1, cache_dir: Path | None = None,
+                 blocks: str | None = None, workers: int = 1, cache_dir: Path | None = None,
                  windows: bool = True):
         """``threads``: each call's own pool; ``workers``: candidates scored at once, one call each
         (``score``); ``windows``: read a sentence longer than the model's limit in windows
-        (``sentence_windows``), not only its start; ``float_blocks``: run the 8-bit
-        block-quantised layers in float (rag/encode/block_matmul.py); None: where the CPU has no
-        int8 dot products, which is where that is faster; ``cache_dir``: where that copy is made
-        once (``cpu_session``)."""
+        (``sentence_windows``), not only its start; ``blocks``: how the 8-bit block-quantised
+        feed-forward down-projections run (rag/encode/block_matmul.py): "int8" as stored, "float",
+        or "per-channel"; None: per channel where the CPU has int8 dot products, in float where it
+        has not, the faster of the two on each (``BLOCKS_BY_CPU``); ``cache_dir``: where a
+        rewritten copy is made once (``cpu_session``)."""
         from rag.encode.cpu import has_int8_dot_product
         from rag.encode.onnx_backend import cpu_session  # onnxruntime loads with the model, not at import
 
@@ -83,8 +89,8 @@ class AnswerModel:
 
             fix = "reinstall the package" if path == MODEL_FILE else "check RAG_ANSWER_MODEL"
             raise IndexStateError(f"the answer model {path} is missing: {fix} or set RAG_ANSWERER=heuristic")
-        self.float_blocks = not has_int8_dot_product() if float_blocks is None else float_blocks
-        self._session = cpu_session(path, threads, self.float_blocks, cache_dir)
+        self.blocks = BLOCKS_BY_CPU[has_int8_dot_product()] if blocks is None else blocks
+        self._session = cpu_session(path, threads, self.blocks, cache_dir)
         self._inputs = {i.name for i in self._session.get_inputs()}
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.limits = InputLimits.from_metadata(metadata)

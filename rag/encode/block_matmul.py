@@ -1,31 +1,48 @@
-"""Block-quantised matrix products (``MatMulNBits``) as float ones, on CPUs where those are faster.
+"""Block-quantised matrix products (``MatMulNBits``) rewritten, on CPUs where another form is faster.
 
 The int8 recipe (``onnx_backend``) runs the feed-forward down-projections as ``MatMulNBits``:
 8-bit weights in blocks of 128, with int8 arithmetic on activations quantised block by block. With
 int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI, AMX) ONNX Runtime makes that fast: on an
 AVX-512 VNNI machine the same layers in fp32 took three times as long. Without them it is the slow
-path. On a 2-core AVX2 machine (2026-12-01, one thread, ONNX Runtime 1.22+), rewriting them as
-float ``MatMul`` over the same weights took the answer model from 132.8 to 98.4 ms for two pairs
-of 70 tokens, and the embedding model from 260 to 195 ms for one text of 256 tokens (as fast as
-its fp32 copy). The weights are dequantised exactly, so only the activations' rounding goes: the
-outputs move towards the fp32 model's, never away from it.
+path. Two rewrites, each made once into a cached file (``block_copy``):
+
+- ``float``: float ``MatMul`` over the same weights, for CPUs without int8 dot products. On a
+  2-core AVX2 machine (2026-12-01, one thread, ONNX Runtime 1.22+) it took the answer model from
+  132.8 to 98.4 ms for two pairs of 70 tokens, and the embedding model from 260 to 195 ms for one
+  text of 256 tokens (as fast as its fp32 copy). The weights are dequantised exactly, so only the
+  activations' rounding goes: the outputs move towards the fp32 model's, never away from it.
+- ``per-channel``: the same weights quantised again per output channel, with one activation scale
+  per call, as the model's other matrix products are (ONNX Runtime's ``DynamicQuantizeMatMul``).
+  On an AVX-512 VNNI core (ONNX Runtime 1.32) the block kernel took 5.8 of the answer model's
+  18.4 ms for a 91-token pair, the fourteen per-channel products 3.2 ms for more arithmetic; per
+  channel the call takes 13.1 ms instead of 19.0. One activation scale rounds the GELU outputs'
+  outliers more coarsely: the embedding model lost cosine to fp32 that way (0.995 -> 0.988 at worst
+  on the seeds), so only the answer model uses it, where its answers and refusals measured the same
+  (rag/models/MODEL_CARD.md, "Down-projections per channel").
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger(__name__)
-FLOAT_COPY_VERSION = 1  # bump when the rewrite changes: cached copies are keyed by it
+COPY_VERSION = 1  # bump when a rewrite changes: cached copies are keyed by it
+REWRITES = ("float", "per-channel")
 
 
 def float_copy(source: Path, cache_dir: Path) -> Path:
-    """``source`` with its 8-bit block layers in float, as a file in ``cache_dir`` made once and
-    written atomically; ``source`` itself when it has none.
+    """``source`` with its 8-bit block layers in float (``block_copy``)."""
+    return block_copy(source, cache_dir, "float")
+
+
+def block_copy(source: Path, cache_dir: Path, rewrite: str) -> Path:
+    """``source`` with its 8-bit block layers rewritten (``rewrite``, one of ``REWRITES``), as a file
+    in ``cache_dir`` made once and written atomically; ``source`` itself when it has none.
 
     A file, not bytes in memory: a session read from a path took 66 MB where one built from the
     rewritten model's bytes kept 147 MB (the parsed and serialised copies stay in the heap).
@@ -34,22 +51,53 @@ def float_copy(source: Path, cache_dir: Path) -> Path:
 
     from rag.fileio import write_atomic
 
+    if rewrite not in REWRITES:
+        raise ValueError(f"block layers are rewritten as one of {', '.join(REWRITES)}, not {rewrite!r}")
     with open(source, "rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    key = hashlib.sha256(f"{digest}|onnx {onnx.__version__}|v{FLOAT_COPY_VERSION}".encode()).hexdigest()[:16]
-    target = Path(cache_dir) / f"{Path(source).stem}.{key}.float-blocks.onnx"
+    key = hashlib.sha256(f"{digest}|onnx {onnx.__version__}|v{COPY_VERSION}".encode()).hexdigest()[:16]
+    suffix = f"{rewrite}-blocks.onnx"
+    target = Path(cache_dir) / f"{Path(source).stem}.{key}.{suffix}"
     if target.is_file():
         return target
     model = onnx.load(str(source))
+    blocks = {n.name for n in model.graph.node if n.op_type == "MatMulNBits"}
     if not float_block_matmuls(model):
         return Path(source)
-    log.info("writing %s: %s with its block-quantised layers in float, once", target, source)
+    if rewrite == "per-channel":
+        model = _per_channel(model, [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name in blocks])
+    log.info("writing %s: %s with its block-quantised layers %s, once", target, source,
+             "in float" if rewrite == "float" else "per channel")
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     write_atomic(target, model.SerializeToString())
-    for stale in Path(cache_dir).glob(f"{Path(source).stem}.*.float-blocks.onnx"):
+    for stale in Path(cache_dir).glob(f"{Path(source).stem}.*.{suffix}"):
         if stale != target:  # an earlier version of the same file: a new model replaces its copy
             stale.unlink(missing_ok=True)
     return target
+
+
+def _per_channel(model, names: list[str]):
+    """``model`` (an ``onnx.ModelProto``) with its float ``MatMul`` nodes ``names`` quantised to int8
+    per output channel with per-call activation scales; its metadata kept."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # a second's import: only when rewriting
+
+    metadata = {p.key: p.value for p in model.metadata_props}
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser's hints at INFO and WARNING do not apply here
+    try:
+        with tempfile.TemporaryDirectory(prefix="per-channel-") as tmp:
+            floats, quantised = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+            onnx.save(model, str(floats))
+            quantize_dynamic(str(floats), str(quantised), weight_type=QuantType.QInt8, per_channel=True,
+                             nodes_to_quantize=names,
+                             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
+            result = onnx.load(str(quantised))
+    finally:
+        root.setLevel(level)
+    onnx.helper.set_model_props(result, metadata)
+    return result
 
 
 def float_block_matmuls(model) -> int:

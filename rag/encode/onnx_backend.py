@@ -75,11 +75,15 @@ def cached(model_path: str, cache_dir: Path) -> tuple[Path, Path] | None:
 
 
 
-def cpu_session(path: Path, threads: int, float_blocks: bool = False, cache_dir: Path | None = None):
+BLOCK_LAYERS = ("int8", "float", "per-channel")  # how 8-bit block layers run: as stored, or block_matmul.REWRITES
+
+
+def cpu_session(path: Path, threads: int, blocks: str = "int8", cache_dir: Path | None = None):
     """An ONNX Runtime session on the CPU with ``threads`` intra-op threads that do not spin;
-    ``float_blocks``: with the 8-bit block-quantised layers run in float (``block_matmul``, for CPUs
-    without int8 dot products: ``cpu.has_int8_dot_product``), from a copy made once in
-    ``cache_dir`` (default: a folder in the system's temporary directory)."""
+    ``blocks``: how its 8-bit block-quantised layers run (``BLOCK_LAYERS``): as stored, in float
+    (for CPUs without int8 dot products: ``cpu.has_int8_dot_product``) or per channel
+    (``block_matmul``), the rewrites from a copy made once in ``cache_dir`` (default: a folder in
+    the system's temporary directory)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -88,14 +92,16 @@ def cpu_session(path: Path, threads: int, float_blocks: bool = False, cache_dir:
     # Busy-waiting threads steal the other core from the process next door on a shared machine.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if float_blocks:
-        from rag.encode.block_matmul import float_copy
+    if blocks not in BLOCK_LAYERS:
+        raise ValueError(f"block layers run as one of {', '.join(BLOCK_LAYERS)}, not {blocks!r}")
+    if blocks != "int8":
+        from rag.encode.block_matmul import block_copy
 
         try:
-            path = float_copy(path, cache_dir or DEFAULT_CACHE)
+            path = block_copy(path, cache_dir or DEFAULT_CACHE, blocks)
         except OSError as exc:  # a read-only cache: the shipped graph still answers, a little slower
-            log.warning("cannot write the float copy of %s (%s); running its block layers in int8",
-                        path, exc.strerror or exc)
+            log.warning("cannot write the %s copy of %s (%s); running its block layers as stored",
+                        blocks, path, exc.strerror or exc)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 class OnnxEncoder:
@@ -108,7 +114,7 @@ class OnnxEncoder:
     def __init__(self, onnx_path: Path, model_path: str, threads: int, float_blocks: bool = False):
         from tokenizers import Tokenizer
 
-        self._session = cpu_session(onnx_path, threads, float_blocks, Path(onnx_path).parent)
+        self._session = cpu_session(onnx_path, threads, "float" if float_blocks else "int8", Path(onnx_path).parent)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
         self._tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))

@@ -47,32 +47,41 @@ def test_a_candidate_scores_the_same_whatever_is_scored_beside_it(model):
     (alone,) = model.score(QUESTION, ["Climate policy"], [ANSWER_SENTENCE])
     (long_alone,) = model.score(QUESTION, ["Climate policy"], [LONG_SENTENCE])
     others = [UNRELATED, LONG_SENTENCE, ANSWER_SENTENCE, "The rules were first drafted by the ministry in 2019."]
-    parallel = AnswerModel(threads=1, workers=2, float_blocks=model.float_blocks)
+    parallel = AnswerModel(threads=1, workers=2, blocks=model.blocks)
     for scorer in (model, parallel):
         beside = scorer.score(QUESTION, ["Climate policy"] * 4, others)
         assert beside[2] == alone and beside[1] == long_alone
         assert beside[0].probability < 0.5 < beside[2].probability
 
 
-def test_the_block_layers_in_float_give_the_same_answers(model):
-    """Where the CPU lacks int8 dot products the model runs its block-quantised layers in float
-    (rag/encode/block_matmul.py): the same weights, so the same verdicts, near the same probabilities."""
+@pytest.mark.parametrize("blocks", ["float", "per-channel"])
+def test_the_block_layers_rewritten_give_the_same_answers(blocks, tmp_path):
+    """The block-quantised down-projections run in float where the CPU lacks int8 dot products,
+    per channel where it has them (rag/encode/block_matmul.py): the same weights, so the same
+    verdicts and spans, near the same probabilities, and the file's calibration kept."""
     sentences = [ANSWER_SENTENCE, UNRELATED, "The rules were first drafted by the ministry in 2019."]
     contexts = ["Climate policy"] * 3
-    as_shipped, in_float = AnswerModel(threads=1, float_blocks=False), AnswerModel(threads=1, float_blocks=True)
-    assert (as_shipped.float_blocks, in_float.float_blocks) == (False, True)
-    assert in_float.calibration == as_shipped.calibration  # the metadata survives the rewrite
-    a, b = as_shipped.score(QUESTION, contexts, sentences), in_float.score(QUESTION, contexts, sentences)
+    as_shipped = AnswerModel(threads=1, blocks="int8", cache_dir=tmp_path)
+    rewritten = AnswerModel(threads=1, blocks=blocks, cache_dir=tmp_path)
+    assert [p.name.endswith(f".{blocks}-blocks.onnx") for p in tmp_path.iterdir()] == [True]  # made once, there
+    assert (rewritten.calibration, rewritten.limits) == (as_shipped.calibration, as_shipped.limits)
+    a, b = as_shipped.score(QUESTION, contexts, sentences), rewritten.score(QUESTION, contexts, sentences)
     assert [s.span for s in a] == [s.span for s in b]
+    assert [s.probability > 0.5 for s in a] == [s.probability > 0.5 for s in b] == [True, False, False]
     assert np.allclose([s.probability for s in a], [s.probability for s in b], atol=0.05)
-    assert model.float_blocks is not has_int8_dot_product()  # chosen from the CPU when not asked
+
+
+def test_the_cpu_chooses_how_the_block_layers_run(model):
+    assert model.blocks == ("per-channel" if has_int8_dot_product() else "float")
+    with pytest.raises(ValueError, match="block layers run as one of"):
+        AnswerModel(threads=1, blocks="int4")
 
 
 def test_the_end_of_a_long_sentence_can_answer(model):
     """Cut at 64 pieces, the sentence never says where the meeting was; read in windows, its
     span is the city, at its place in the whole sentence."""
     question = "In which city did the expert committee hold its first meeting?"
-    cut = AnswerModel(threads=1, float_blocks=model.float_blocks, windows=False)
+    cut = AnswerModel(threads=1, blocks=model.blocks, windows=False)
     (whole,), (start_only,) = model.score(question, ["Climate policy"], [LONG_SENTENCE]), cut.score(
         question, ["Climate policy"], [LONG_SENTENCE])
     assert whole.span is not None and LONG_SENTENCE[whole.span[0]:whole.span[1]] == "Lyon"
@@ -85,7 +94,7 @@ def test_a_long_sentences_span_comes_from_whichever_window_scores_it_best(model)
     the sentence answers, the first holds the answer. The sentence gets the better probability
     and the better span, "March 1"."""
     question = "When did the ministry hold the first meeting of its new expert committee?"
-    cut = AnswerModel(threads=1, float_blocks=model.float_blocks, windows=False)
+    cut = AnswerModel(threads=1, blocks=model.blocks, windows=False)
     (whole,), (start_only,) = model.score(question, ["Climate policy"], [LONG_SENTENCE]), cut.score(
         question, ["Climate policy"], [LONG_SENTENCE])
     assert LONG_SENTENCE[whole.span[0]:whole.span[1]] == "March 1"

@@ -104,12 +104,35 @@ def test_the_float_copy_is_made_once_in_the_cache_and_a_plain_graph_needs_none(t
     assert float_copy(plain_path, cache) == plain_path  # nothing to rewrite: the graph as it is
 
 
+def test_the_per_channel_copy_quantises_the_same_weights_per_output_channel(tmp_path):
+    """``per-channel``: the block layers become int8 products with one activation scale per call
+    (the answer model's choice on CPUs with int8 dot products); the graph's metadata is kept."""
+    from rag.encode.block_matmul import block_copy
+
+    rng = np.random.default_rng(2)
+    _, path = block_quantised(tmp_path, rng.normal(0, 0.05, (256, 8)).astype(np.float32))
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, {"limits.max_tokens": "96"})
+    onnx.save(model, str(path))
+    copy = block_copy(path, tmp_path / "cache", "per-channel")
+    rewritten = onnx.load(str(copy))
+    assert copy.name.endswith(".per-channel-blocks.onnx")
+    assert "MatMulInteger" in {n.op_type for n in rewritten.graph.node}
+    assert "MatMulNBits" not in {n.op_type for n in rewritten.graph.node}
+    assert {p.key: p.value for p in rewritten.metadata_props} == {"limits.max_tokens": "96"}
+    x = rng.normal(0, 1, (3, 256)).astype(np.float32)
+    assert np.allclose(run(copy, x), run(path, x), atol=0.05)
+    assert block_copy(path, tmp_path / "cache", "float") != copy  # each rewrite its own file
+    with pytest.raises(ValueError, match="rewritten as one of"):
+        block_copy(path, tmp_path / "cache", "int4")
+
+
 def test_a_cache_that_cannot_be_written_leaves_the_block_layers_as_they_are(tmp_path, caplog):
     from rag.encode.onnx_backend import cpu_session
 
     _, path = block_quantised(tmp_path, np.ones((128, 4), dtype=np.float32))
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
-    session = cpu_session(path, 1, float_blocks=True, cache_dir=blocked / "cache")
+    session = cpu_session(path, 1, blocks="float", cache_dir=blocked / "cache")
     assert "cannot write the float copy" in caplog.text
     assert session.run(None, {"x": np.ones((1, 128), dtype=np.float32)})[0].shape == (1, 4)
