@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ import numpy as np
 from rag.answer.model import AnswerModel, decode
 from rag.answer.reading import InputLimits, encode_pairs, load_tokenizer
 from rag.encode.cpu import cpu_features
-from rag.encode.onnx_backend import quantise_int8
+from rag.encode.onnx_backend import quantise_int8, quiet_root_logger
 from rag.fileio import write_atomic, write_json_atomic
 
 from .answer_data import read_pairs
@@ -52,13 +51,8 @@ def export(model, path: Path) -> None:
 def optimise(path: Path, heads: int, hidden: int) -> None:
     from onnxruntime.transformers.optimizer import optimize_model
 
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
+    with quiet_root_logger():
         optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden).save_model_to_file(str(path))
-    finally:
-        root.setLevel(level)
 
 
 def stamp(path: Path, metadata: dict[str, str]) -> None:

@@ -113,7 +113,7 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
             result["suites"][suite.name] = section
     if options.squad_remove_gold and both:
         # the README's "right" for SQuAD: the questions with their paragraph and the same ones without
-        result["squad_right"] = {column: summarize(records, False)["right"] for column, records in both.items()}
+        result["squad_right"] = {column: _right(records) for column, records in both.items()}
     result["seconds"] = round(time.perf_counter() - started, 1)
     report.write(result, details, out)
     print(report.terminal_table(result))
@@ -222,12 +222,16 @@ def summarize(records: list[dict], retrieval_only: bool) -> dict:
         "span_em": avg("em", answerable), "span_f1": avg("f1", answerable),
         "answer_words": avg("words", answered),
         **metrics.abstention_scores([r["abstained"] for r in records], [r["answerable"] for r in records]),
-        "right": metrics.right_share([r.get("hit1") for r in records], [r["abstained"] for r in records],
-                                     [r["answerable"] for r in records]),
+        "right": _right(records),
         "citations": citations,
         "citation_validity": sum(r["valid_citations"] for r in records) / citations if citations else None,
     })
     return out
+
+
+def _right(records: list[dict]) -> float | None:
+    return metrics.right_share([r.get("hit1") for r in records], [r["abstained"] for r in records],
+                               [r["answerable"] for r in records])
 
 
 def _by_kind(records: list[dict], retrieval_only: bool) -> dict:

@@ -77,25 +77,18 @@ def block_copy(source: Path, cache_dir: Path, rewrite: str) -> Path:
 
 
 def _per_channel(model, names: list[str]):
-    """``model`` (an ``onnx.ModelProto``) with its float ``MatMul`` nodes ``names`` quantised to int8
-    per output channel with per-call activation scales; its metadata kept."""
+    """``model`` (an ``onnx.ModelProto``) with its float ``MatMul`` nodes ``names`` quantised by the
+    recipe's per-channel quantisation (``onnx_backend.quantise_per_channel``); its metadata kept."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic  # a second's import: only when rewriting
+
+    from rag.encode.onnx_backend import quantise_per_channel  # the quantiser loads only when rewriting
 
     metadata = {p.key: p.value for p in model.metadata_props}
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantiser's hints at INFO and WARNING do not apply here
-    try:
-        with tempfile.TemporaryDirectory(prefix="per-channel-") as tmp:
-            floats, quantised = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
-            onnx.save(model, str(floats))
-            quantize_dynamic(str(floats), str(quantised), weight_type=QuantType.QInt8, per_channel=True,
-                             nodes_to_quantize=names,
-                             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
-            result = onnx.load(str(quantised))
-    finally:
-        root.setLevel(level)
+    with tempfile.TemporaryDirectory(prefix="per-channel-") as tmp:
+        floats, quantised = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, str(floats))
+        quantise_per_channel(floats, quantised, only=names)
+        result = onnx.load(str(quantised))
     onnx.helper.set_model_props(result, metadata)
     return result
 

@@ -24,6 +24,7 @@ import json
 import logging
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -211,20 +212,28 @@ def _export(model, model_path: str, path: Path) -> None:
                           output_names=["embedding", "tokens"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
 
 
+@contextmanager
+def quiet_root_logger():
+    """ONNX Runtime's optimiser and quantisers log hints at INFO and WARNING on the root logger;
+    they do not apply here, so only errors get through while one runs."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def _optimise(path: Path, model) -> None:
     """Fuse attention, layer norms and GELU in place (ONNX Runtime's BERT optimiser, offline)."""
     from onnxruntime.transformers.optimizer import optimize_model
 
     config = model[0].auto_model.config
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
+    with quiet_root_logger():
         optimised = optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
                                    hidden_size=config.hidden_size)
         optimised.save_model_to_file(str(path))
-    finally:
-        root.setLevel(level)
 
 
 def _sensitive_nodes(model) -> list[str]:
@@ -235,20 +244,27 @@ def _sensitive_nodes(model) -> list[str]:
             if n.op_type == "MatMul" and "/output/dense" in n.name and "attention" not in n.name]
 
 
-def _quantise(source: Path, target: Path) -> None:
+def quantise_per_channel(source: Path, target: Path, *, only: list[str] | None = None,
+                         exclude: list[str] | None = None) -> None:
+    """``source``'s float matrix products (those named ``only``, or all but ``exclude``) as int8
+    weights per output channel with one activation scale per call, written to ``target``: the
+    recipe's dynamic quantisation, also used to rewrite block layers (``block_matmul``)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with quiet_root_logger():
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_quantize=only, nodes_to_exclude=exclude,
+                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+def _quantise(source: Path, target: Path) -> None:
+    import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     sensitive = _sensitive_nodes(onnx.load(str(source)))
-    # The quantisers log hints at INFO and WARNING on the root logger; they do not apply here.
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=sensitive,
-                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
+    quantise_per_channel(source, target, exclude=sensitive)
+    with quiet_root_logger():
         # Block-wise int8 for the down-projections: 8-bit weights (block 128), int8 compute.
         partly = onnx.load(str(target))
         others = [n.name for n in partly.graph.node if n.op_type == "MatMul" and n.name not in sensitive]
@@ -256,8 +272,6 @@ def _quantise(source: Path, target: Path) -> None:
                                       nodes_to_exclude=others)
         blocks.process()
         blocks.model.save_model_to_file(str(target), use_external_data_format=False)
-    finally:
-        root.setLevel(level)
 
 
 def quantise_int8(source: Path, target: Path) -> None:
