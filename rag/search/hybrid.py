@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense search in FAISS, BM25, fused by reciprocal rank; optional filters."""
+"""Hybrid retrieval: dense search in FAISS, BM25, fused by their standardised scores; optional filters."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from rag.dates import in_range
 from rag.search.bm25 import LexicalIndex
 from rag.search.vector_store import VectorStore
 
-RRF_K = 60
+# Hybrid search weighs meaning and words equally, each ranking's scores standardised over the
+# documents either of its best FUSION_DEPTH found. Against reciprocal rank fusion on SQuAD-13,
+# held-out SQuAD articles, CLIMATE-FEVER and the own questions it is better on all four at equal
+# weights (README, "Hybrid fusion"); 200 deep over 100: CLIMATE-FEVER nDCG@10 0.434 -> 0.439.
+DENSE_WEIGHT = 0.5
+FUSION_DEPTH = 200
 
 
 @dataclass(frozen=True)
@@ -36,24 +41,26 @@ def top_indices(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -
     return part[np.isfinite(scores[part])]
 
 
-def fuse_rrf(rankings: list[np.ndarray], k: int = RRF_K) -> dict[int, float]:
-    """Reciprocal rank fusion: sum of 1/(k + rank) over the rankings a document appears in."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, doc in enumerate(ranking.tolist()):
-            fused[doc] = fused.get(doc, 0.0) + 1.0 / (k + rank + 1)
-    return fused
+def standardised(scores: np.ndarray) -> np.ndarray:
+    """Scores as z-scores: cosines and BM25 sums on one scale."""
+    spread = scores.std()
+    return (scores - scores.mean()) / (spread if spread > 0 else 1.0)
 
 
-def tie_break(rankings: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, float]:
-    """Sum of each ranking's scores relative to its best: orders documents whose fused ranks
-    tie (rank 1 in one list and 2 in the other, or the reverse) by how decisively each won."""
-    total: dict[int, float] = {}
-    for ids, scores in rankings:
-        if len(ids) and scores[0] > 0:
-            for doc, score in zip(ids.tolist(), (scores / scores[0]).tolist()):
-                total[doc] = total.get(doc, 0.0) + score
-    return total
+def fuse_scores(rankings: list[tuple[np.ndarray, np.ndarray, float]], weights: list[float]) -> dict[int, float]:
+    """Weighted sum of each ranking's standardised scores over every document either ranking found.
+
+    Each ranking is ``(ids, scores, floor)``: ``floor`` is what a document it did not reach scores
+    at most (its lowest score when the list was cut short, 0 for BM25 when the list holds every
+    match). Unlike reciprocal rank fusion this keeps how far apart the scores are, not only their
+    order: a passage far ahead by words and close by meaning beats one narrowly ahead by both.
+    """
+    docs = sorted(set().union(*(ids.tolist() for ids, _, _ in rankings)))
+    fused = np.zeros(len(docs))
+    for (ids, scores, floor), weight in zip(rankings, weights):
+        found = dict(zip(ids.tolist(), scores.tolist()))
+        fused += weight * standardised(np.array([found.get(doc, floor) for doc in docs], dtype=np.float64))
+    return dict(zip(docs, fused.tolist()))
 
 
 class Retriever:
@@ -121,12 +128,13 @@ class Retriever:
         if mode == "bm25":
             ids, scores = self.lexical(query, top_k, allowed)
             return list(zip(ids.tolist(), scores.tolist()))
-        depth = max(50, 5 * top_k)
+        depth = max(FUSION_DEPTH, top_k)
         dense_ids, dense_scores = self.dense(query_vector, depth, allowed)
         lexical_ids, lexical_scores = self.lexical(query, depth, allowed)
         if not len(lexical_ids):  # no shared word (a question in another script): meaning alone ranks
             return list(zip(dense_ids[:top_k].tolist(), dense_scores[:top_k].tolist()))
-        fused = fuse_rrf([dense_ids, lexical_ids])
-        margin = tie_break([(dense_ids, dense_scores), (lexical_ids, lexical_scores)])
-        ranked = sorted(fused.items(), key=lambda item: (-item[1], -margin.get(item[0], 0.0)))[:top_k]
-        return ranked
+        # unreached: at most the lowest cosine seen; no BM25 at all unless the list was cut at depth
+        lexical_floor = float(lexical_scores.min()) if len(lexical_ids) >= depth else 0.0
+        fused = fuse_scores([(dense_ids, dense_scores, float(dense_scores.min()) if len(dense_ids) else 0.0),
+                             (lexical_ids, lexical_scores, lexical_floor)], [DENSE_WEIGHT, 1.0 - DENSE_WEIGHT])
+        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:top_k]

@@ -3,22 +3,41 @@
 import threading
 
 import numpy as np
+import pytest
 
-from rag.search.hybrid import fuse_rrf, tie_break, top_indices
-
-
-def test_rrf_sums_reciprocal_ranks():
-    fused = fuse_rrf([np.array([3, 1]), np.array([1, 2])], k=60)
-    assert fused[1] == 1 / 62 + 1 / 61 and fused[3] == 1 / 61 and fused[2] == 1 / 62
+from rag.search.hybrid import fuse_scores, standardised, top_indices
 
 
-def test_swapped_ranks_tie_in_rrf_and_the_more_decisive_win_breaks_the_tie():
-    dense = (np.array([7, 9]), np.array([0.61, 0.60]))  # 7 wins narrowly by meaning
-    lexical = (np.array([9, 7]), np.array([12.0, 6.0]))  # 9 wins clearly by words
-    fused = fuse_rrf([dense[0], lexical[0]])
-    assert fused[7] == fused[9]
-    margin = tie_break([dense, lexical])
-    assert margin[9] > margin[7]
+def test_fusion_puts_cosines_and_bm25_sums_on_one_scale():
+    fused = fuse_scores([(np.array([3, 1, 2]), np.array([0.9, 0.6, 0.3]), 0.3),
+                         (np.array([1, 3, 2]), np.array([30.0, 20.0, 10.0]), 0.0)], [0.5, 0.5])
+    # each list is 1, 0, -1 standard deviations apart: 3 and 1 tie, and 2 is last in both
+    assert fused[3] == pytest.approx(fused[1]) and fused[2] == pytest.approx(standardised(np.array([1.0, 0, -1]))[2])
+
+
+def test_a_decisive_win_by_words_beats_a_narrow_win_by_meaning():
+    dense = (np.array([7, 9, 4, 5]), np.array([0.61, 0.60, 0.40, 0.38]), 0.38)  # 7 ahead of 9 by a hair
+    lexical = (np.array([9, 7, 4, 5]), np.array([12.0, 6.0, 5.0, 4.0]), 0.0)  # 9 far ahead of 7
+    fused = fuse_scores([dense, lexical], [0.5, 0.5])
+    assert fused[9] > fused[7] > fused[4] > fused[5]
+
+
+def test_a_document_one_ranking_missed_takes_its_floor():
+    dense = (np.array([1, 2, 3]), np.array([0.5, 0.5, 0.5]), 0.5)
+    # BM25 found only 3: the other two share no word with the question and score 0
+    fused = fuse_scores([dense, (np.array([3]), np.array([4.0]), 0.0)], [0.5, 0.5])
+    assert fused[3] > fused[1] == fused[2]
+    # a list cut at its depth: unreached documents score at most its lowest, here as much as 3
+    cut = fuse_scores([dense, (np.array([3]), np.array([4.0]), 4.0)], [0.5, 0.5])
+    assert cut[3] == cut[1] == cut[2]
+
+
+def test_weights_move_the_order_between_meaning_and_words():
+    dense = (np.array([1, 2, 3]), np.array([0.9, 0.5, 0.4]), 0.4)
+    lexical = (np.array([2, 1, 3]), np.array([9.0, 2.0, 1.0]), 0.0)
+    by_meaning = fuse_scores([dense, lexical], [0.8, 0.2])
+    by_words = fuse_scores([dense, lexical], [0.2, 0.8])
+    assert by_meaning[1] > by_meaning[2] and by_words[2] > by_words[1]
 
 
 def test_top_indices_respects_the_allowed_mask_and_order():
