@@ -45,7 +45,7 @@ def stem_words(words: list[str]) -> list[str]:
 
 
 class LexicalIndex:
-    """BM25 (Lucene variant, k1 1.5, b 0.75: the scores bm25s gives) that grows by appending.
+    """BM25 (Lucene variant, the scores bm25s gives with the same k1 and b) that grows by appending.
 
     Term frequencies live in sparse segments (documents x terms); ``extended`` returns a new
     index that shares the existing segments and adds one for the new documents, so adding a
@@ -54,7 +54,10 @@ class LexicalIndex:
     global, so scores are exactly those of an index built in one go.
     """
 
-    K1, B = 1.5, 0.75
+    # Anserini's k1 0.9, b 0.4 (the BM25 of the BEIR baselines), not bm25s's 1.5, 0.75: hybrid
+    # recall@1 on own questions, SQuAD-13, held-out SQuAD articles and CLIMATE-FEVER rose with it
+    # on all four (README, "Hybrid fusion"); BM25 alone moved under a point but on the own questions.
+    K1, B = 0.9, 0.4
     MAX_SEGMENTS = 16  # appended segments beyond this are merged, so a query's cost stays flat
 
     def __init__(self, texts: list[str], term_lists: list[list[str]] | None = None):

@@ -23,7 +23,7 @@ QUESTIONS = ["When did the carbon market open?", "wind and solar capacity", "car
 def bm25s_scores(docs: list[str], question: str) -> np.ndarray:
     vocab: dict[str, int] = {}
     ids = [[vocab.setdefault(t, len(vocab)) for t in terms(d)] for d in docs]
-    reference = bm25s.BM25()  # lucene, k1 1.5, b 0.75
+    reference = bm25s.BM25(k1=LexicalIndex.K1, b=LexicalIndex.B)  # lucene, as ours
     reference.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
     known = [t for t in terms(question) if t in vocab]
     return reference.get_scores(known) if known else np.zeros(len(docs))
