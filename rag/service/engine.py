@@ -25,7 +25,7 @@ from rag.index.corpus_index import Index
 from rag.ingest.files import SourceFile
 from rag.inputs import check_encodable, is_blank, strip_blank
 from rag.records import Answer, Bulletin, ChatAnswer, Passage
-from rag.search.hybrid import Filters, Retriever
+from rag.search.hybrid import Filters, Retriever, SentenceMatch
 from rag.service.answer_cache import AnswerCache
 
 
@@ -43,7 +43,8 @@ class Engine:
         self.titles = {b.id: b.title for b in index.bulletins}
         self.retriever = Retriever(index.chunk_vectors, index.vectors, index.lexical,
                                    [c.bulletin_id for c in index.chunks],
-                                   {b.id: b.date for b in index.bulletins}, settings.query_threads)
+                                   {b.id: b.date for b in index.bulletins}, settings.query_threads,
+                                   SentenceMatch(index.sentence_vectors, [c.sentence_ids for c in index.chunks]))
         self.answers = AnswerCache(settings.answer_cache)
 
     # --- questions -------------------------------------------------------------------------

@@ -90,3 +90,33 @@ def test_hybrid_search_with_no_lexical_match_ranks_by_meaning_alone():
     assert retriever.search("zzz unknown", query, "hybrid", 3) == dense
     fused = retriever.search("gamma", query, "hybrid", 3)
     assert fused[0][0] == 2 and fused != dense  # a word in common: fused as before
+
+
+def test_a_chunk_is_lifted_by_its_best_sentence():
+    import faiss
+
+    from rag.search.bm25 import LexicalIndex
+    from rag.search.hybrid import Retriever, SentenceMatch
+
+    # chunk 0 is about two things, one of them word for word the question; chunk 1 is near as a whole
+    chunks = np.array([[0.6, 0.8, 0.0], [0.8, 0.6, 0.0]], dtype=np.float32)
+    sentences = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.8, 0.6, 0.0]], dtype=np.float16)
+    index = faiss.IndexFlatIP(3)
+    index.add(chunks)
+    question = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    plain = Retriever(chunks, index, LexicalIndex(["a", "b"]), ["x", "y"], {})
+    match = SentenceMatch(sentences, [(0, 1), (2,)])
+    lifted = Retriever(chunks, index, LexicalIndex(["a", "b"]), ["x", "y"], {}, sentences=match)
+    assert [i for i, _ in plain.search("", question, "dense", 2)] == [1, 0]
+    ranked = lifted.search("", question, "dense", 2)
+    assert [i for i, _ in ranked] == [0, 1] and ranked[0][1] == pytest.approx(1.0)
+    assert match.best(np.array([1, 0]), question).tolist() == pytest.approx([0.8, 1.0], abs=1e-3)
+
+
+def test_best_sentence_of_chunks_with_none_or_shared_sentences():
+    from rag.search.hybrid import SentenceMatch
+
+    sentences = np.eye(3, dtype=np.float16)
+    match = SentenceMatch(sentences, [(0, 1), (), (1, 2)])  # sentence 1 ends one chunk and opens the next
+    best = match.best(np.array([2, 1, 0]), np.array([0.0, 1.0, 0.0], dtype=np.float32))
+    assert best[0] == 1.0 and best[1] == -np.inf and best[2] == 1.0
