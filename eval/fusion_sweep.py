@@ -7,9 +7,9 @@ builds; every fusion is then replayed from them and scored as ``rag eval`` score
     python -m eval.fusion_sweep --own --squad ../shared/data/squad-v1.1-dev-13/squad-v1.1-dev-13.json \\
         --sample 500 --beir ../shared/data/climate-fever
 
-Reciprocal rank fusion (k=60, ties to the ranking that chose more decisively) is what hybrid
-search used until 2026-12-02; ``standardised`` is ``rag.search.hybrid.fuse_scores`` at each
-weight of meaning in ``--weights``.
+Besides each ranking alone: reciprocal rank fusion (k=60, ties to the ranking that chose more
+decisively), what hybrid search used until 2026-12-02, and ``standardised``, which is
+``rag.search.hybrid.fuse_scores`` at each weight of meaning in ``--weights``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ RRF_K = 60
 def reciprocal_rank_fusion(dense: tuple[np.ndarray, np.ndarray], lexical: tuple[np.ndarray, np.ndarray],
                            k: int = RRF_K) -> list[int]:
     """The fusion hybrid search used before: sum of 1/(k + rank), ties to the more decisive win."""
+    if not len(lexical[0]):  # as hybrid search does: no shared word, meaning alone ranks
+        return dense[0].tolist()
     fused: dict[int, float] = {}
     margin: dict[int, float] = {}
     for ids, scores in (dense, lexical):
@@ -52,6 +54,8 @@ def reciprocal_rank_fusion(dense: tuple[np.ndarray, np.ndarray], lexical: tuple[
 def standardised_fusion(dense: tuple[np.ndarray, np.ndarray], lexical: tuple[np.ndarray, np.ndarray],
                         weight: float, depth: int) -> list[int]:
     """``fuse_scores`` with the floors ``Retriever.search`` gives it."""
+    if not len(lexical[0]):
+        return dense[0].tolist()
     floor = float(lexical[1].min()) if len(lexical[0]) >= depth else 0.0
     fused = fuse_scores([(*dense, float(dense[1].min())), (*lexical, floor)], [weight, 1.0 - weight])
     return sorted(fused, key=lambda doc: (-fused[doc], doc))
@@ -85,7 +89,7 @@ def rankings(options: EvalOptions, depth: int) -> dict[str, dict]:
 def score(suite: dict, fuse) -> dict[str, float]:
     keys, r1, rr, ndcg = suite["keys"], [], [], []
     for relevant, dense, lexical in suite["rows"]:
-        order = fuse(dense, lexical) if len(lexical[0]) else dense[0].tolist()
+        order = fuse(dense, lexical)
         ranked = metrics.dedupe(keys[i] for i in order[:RETRIEVAL_TOP_K])[:RANK_DEPTH]
         r1.append(metrics.recall_at_k(ranked, relevant, 1))
         rr.append(metrics.reciprocal_rank(ranked, relevant))
@@ -113,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         found.update(rankings(EvalOptions(squad=args.squad, sample=args.sample), args.depth))
     if args.beir:  # every query with a relevant document, as `rag eval --beir` asks them
         found.update(rankings(EvalOptions(beir=args.beir), args.depth))
-    fusions = {"reciprocal rank (k=60)": reciprocal_rank_fusion}
+    fusions = {"dense alone": lambda dense, lexical: dense[0].tolist(),
+               "BM25 alone": lambda dense, lexical: lexical[0].tolist(),
+               "reciprocal rank (k=60)": reciprocal_rank_fusion}
     fusions.update({f"standardised, meaning {w}": partial(standardised_fusion, weight=w, depth=args.depth)
                     for w in weights})
     table = {name: {suite: score(rows, fuse) for suite, rows in found.items()} for name, fuse in fusions.items()}

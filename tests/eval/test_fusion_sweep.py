@@ -21,12 +21,15 @@ def test_standardised_fusion_lets_a_clear_win_by_words_beat_a_narrow_one_by_mean
 
 def test_score_ranks_documents_once_each_as_rag_eval_does():
     suite = {"keys": ["a", "a", "b", "c"],  # chunks 0 and 1 belong to document a
-             "rows": [({"b": 1.0}, (np.array([0, 1, 2]), np.array([0.9, 0.8, 0.7])), (np.array([2]), np.array([3.0]))),
+             "rows": [({"b": 1.0}, (np.array([0, 1, 2, 3]), np.array([0.80, 0.79, 0.78, 0.10])),
+                       (np.array([2]), np.array([3.0]))),  # b is a close third by meaning, alone by words
                       ({"a": 1.0}, (np.array([1, 3]), np.array([0.9, 0.1])), (np.array([], dtype=np.int64), np.array([])))]}
     by_meaning = score(suite, lambda d, l: d[0].tolist())
     assert by_meaning["recall@1"] == 0.5 and by_meaning["mrr"] == 0.75 and by_meaning["questions"] == 2
-    by_words_first = score(suite, lambda d, l: l[0].tolist() + d[0].tolist())
-    assert by_words_first["recall@1"] == 1.0  # the second question has no BM25 match: meaning ranks it
+    by_words = score(suite, lambda d, l: l[0].tolist())
+    assert by_words["recall@1"] == 0.5 and by_words["mrr"] == 0.5  # nothing found for the second
+    fused = score(suite, lambda d, l: standardised_fusion(d, l, 0.5, depth=200))
+    assert fused["recall@1"] == 1.0  # and the second, with no BM25 match, is ranked by meaning alone
 
 
 def test_it_asks_for_a_question_set():
