@@ -23,7 +23,8 @@ def test_score_ranks_documents_once_each_as_rag_eval_does():
     suite = {"keys": ["a", "a", "b", "c"],  # chunks 0 and 1 belong to document a
              "rows": [({"b": 1.0}, (np.array([0, 1, 2, 3]), np.array([0.80, 0.79, 0.78, 0.10])),
                        (np.array([2]), np.array([3.0]))),  # b is a close third by meaning, alone by words
-                      ({"a": 1.0}, (np.array([1, 3]), np.array([0.9, 0.1])), (np.array([], dtype=np.int64), np.array([])))]}
+                      ({"a": 1.0}, (np.array([1, 3]), np.array([0.9, 0.1])),
+                       (np.array([], dtype=np.int64), np.array([])))]}  # no word in common
     by_meaning = score(suite, lambda d, l: d[0].tolist())
     assert by_meaning["recall@1"] == 0.5 and by_meaning["mrr"] == 0.75 and by_meaning["questions"] == 2
     by_words = score(suite, lambda d, l: l[0].tolist())
