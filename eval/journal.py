@@ -20,8 +20,8 @@ from rag.fileio import write_atomic
 
 FILE_NAME = "progress.jsonl"
 # The settings that change a question's scores (secrets and server limits stay out of the file).
-SCORED_SETTINGS = ("model_name", "backend", "chunk_tokens", "chunk_overlap", "top_k", "max_sentences",
-                   "abstain_threshold", "cross_lingual_threshold", "answerer", "answer_model",
+SCORED_SETTINGS = ("model_name", "backend", "chunk_tokens", "chunk_overlap", "top_k", "hybrid_weight",
+                   "max_sentences", "abstain_threshold", "cross_lingual_threshold", "answerer", "answer_model",
                    "answer_candidates", "model_threshold", "span_threshold", "query_precision", "seeds", "index")
 
 

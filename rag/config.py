@@ -56,6 +56,10 @@ class Settings:
     chunk_overlap: int = 40
     top_k: int = 5
     mode: str = "hybrid"
+    # Weight of meaning in hybrid search, words the rest (rag/search/hybrid.py): 1 ranks as dense
+    # search does, 0 as BM25 does (but lifted chunks stay in the pool). 0.5, fixed before measuring
+    # (README, "Hybrid fusion").
+    hybrid_weight: float = 0.5
     max_sentences: int = 3
     # None: the model's entry in FITTED_THRESHOLDS. For all-MiniLM-L6-v2, calibrated on an earlier
     # eval/questions.jsonl (68 answerable, 20 unanswerable) with `rag eval --mode all --calibrate`:
@@ -155,6 +159,8 @@ class Settings:
             raise SettingsError("RAG_CHUNK_TOKENS must be at least 16")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
             raise SettingsError("RAG_CHUNK_OVERLAP must be between 0 and RAG_CHUNK_TOKENS - 1")
+        if not 0.0 <= self.hybrid_weight <= 1.0:
+            raise SettingsError("RAG_HYBRID_WEIGHT must be between 0 (words only) and 1 (meaning only)")
         if self.answerer not in ANSWERERS:
             raise SettingsError(f"RAG_ANSWERER must be one of {', '.join(ANSWERERS)}")
         if self.answer_candidates < 1:

@@ -30,7 +30,8 @@ def test_the_bundled_model_may_be_named():
 
 @pytest.mark.parametrize("env", [{"RAG_CHUNK_TOKENS": "8"}, {"RAG_MODE": "fuzzy"}, {"RAG_TOP_K": "five"},
                                  {"RAG_BACKEND": "gpu"}, {"RAG_ANSWERER": "oracle"}, {"RAG_ANSWER_WORKERS": "-1"},
-                                 {"RAG_ANSWER_WINDOWS": "maybe"}, {"RAG_QUERY_PRECISION": "fp16"}])
+                                 {"RAG_ANSWER_WINDOWS": "maybe"}, {"RAG_QUERY_PRECISION": "fp16"},
+                                 {"RAG_HYBRID_WEIGHT": "1.5"}, {"RAG_HYBRID_WEIGHT": "-0.1"}, {"RAG_HYBRID_WEIGHT": "half"}])
 def test_a_bad_setting_is_a_settings_error_not_a_query_error(env):
     with pytest.raises(SettingsError) as raised:
         Settings.from_env(env)

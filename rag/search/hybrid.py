@@ -10,10 +10,11 @@ from rag.dates import in_range
 from rag.search.bm25 import LexicalIndex
 from rag.search.vector_store import VectorStore
 
-# Hybrid search weighs meaning and words equally, each ranking's scores standardised over the
-# documents either of its best FUSION_DEPTH found. Against reciprocal rank fusion on SQuAD-13,
-# held-out SQuAD articles, CLIMATE-FEVER and the own questions it is better on all four at equal
-# weights (README, "Hybrid fusion"); 200 deep over 100: CLIMATE-FEVER nDCG@10 0.434 -> 0.439.
+# Hybrid search weighs meaning and words equally by default (``RAG_HYBRID_WEIGHT``), each
+# ranking's scores standardised over the documents either of its best FUSION_DEPTH found. Against
+# reciprocal rank fusion on SQuAD-13, held-out SQuAD articles, CLIMATE-FEVER and the own questions
+# it is better on all four at equal weights (README, "Hybrid fusion"); 200 deep over 100:
+# CLIMATE-FEVER nDCG@10 0.434 -> 0.439.
 DENSE_WEIGHT = 0.5
 FUSION_DEPTH = 200
 
@@ -99,11 +100,12 @@ class Retriever:
 
     def __init__(self, chunk_vectors: np.ndarray, vector_index: VectorStore, lexical: LexicalIndex,
                  chunk_bulletin: list[str], bulletin_dates: dict[str, str | None], search_threads: int = 1,
-                 sentences: SentenceMatch | None = None):
+                 sentences: SentenceMatch | None = None, dense_weight: float = DENSE_WEIGHT):
         """``search_threads``: FAISS's OpenMP pool for a question. One thread: a query is one
         vector, and a 2-thread pool only spins; on 32k Reuters chunks, exact search took 4.8 ms
         and 9.6 ms of CPU with two threads, 1.8 ms and 1.8 ms with one. ``sentences``: when
-        given, the chunks dense search finds are rescored by their best sentence."""
+        given, the chunks dense search finds are rescored by their best sentence. ``dense_weight``:
+        the weight of meaning in hybrid search, words the rest."""
         import faiss
 
         self._faiss = faiss
@@ -115,6 +117,7 @@ class Retriever:
         self._chunk_date = np.asarray([bulletin_dates.get(b) or "" for b in chunk_bulletin], dtype=object)
         self._dates = sorted(set(self._chunk_date.tolist()))
         self._sentences = sentences
+        self._dense_weight = dense_weight
         self.size = len(chunk_bulletin)
 
     def allowed(self, filters: Filters) -> np.ndarray | None:
@@ -181,5 +184,6 @@ class Retriever:
         # unreached: at most the lowest cosine seen; no BM25 at all unless the list was cut at depth
         lexical_floor = float(lexical_scores.min()) if len(lexical_ids) >= depth else 0.0
         fused = fuse_scores([(dense_ids, dense_scores, float(dense_scores.min()) if len(dense_ids) else 0.0),
-                             (lexical_ids, lexical_scores, lexical_floor)], [DENSE_WEIGHT, 1.0 - DENSE_WEIGHT])
+                             (lexical_ids, lexical_scores, lexical_floor)],
+                            [self._dense_weight, 1.0 - self._dense_weight])
         return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:top_k]

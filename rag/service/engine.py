@@ -44,7 +44,8 @@ class Engine:
         self.retriever = Retriever(index.chunk_vectors, index.vectors, index.lexical,
                                    [c.bulletin_id for c in index.chunks],
                                    {b.id: b.date for b in index.bulletins}, settings.query_threads,
-                                   SentenceMatch(index.sentence_vectors, [c.sentence_ids for c in index.chunks]))
+                                   SentenceMatch(index.sentence_vectors, [c.sentence_ids for c in index.chunks]),
+                                   settings.hybrid_weight)
         self.answers = AnswerCache(settings.answer_cache)
 
     # --- questions -------------------------------------------------------------------------

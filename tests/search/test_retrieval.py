@@ -120,3 +120,23 @@ def test_best_sentence_of_chunks_with_none_or_shared_sentences():
     match = SentenceMatch(sentences, [(0, 1), (), (1, 2)])  # sentence 1 ends one chunk and opens the next
     best = match.best(np.array([2, 1, 0]), np.array([0.0, 1.0, 0.0], dtype=np.float32))
     assert best[0] == 1.0 and best[1] == -np.inf and best[2] == 1.0
+
+
+def test_the_hybrid_weight_moves_the_ranking_from_words_to_meaning():
+    import faiss
+
+    from rag.search.bm25 import LexicalIndex
+    from rag.search.hybrid import Retriever
+
+    vectors = np.eye(4, dtype=np.float32)
+    index = faiss.IndexFlatIP(4)
+    index.add(vectors)
+    texts = ["solar quota", "wind quota quota", "coal", "hydro quota"]
+    question = np.array([0.1, 0.2, 0.3, 0.9], dtype=np.float32)  # meaning: hydro (3) first, coal (2) next
+    first = {}
+    for weight in (0.0, 0.5, 1.0):
+        retriever = Retriever(vectors, index, LexicalIndex(texts), list("abcd"), {}, dense_weight=weight)
+        first[weight] = [i for i, _ in retriever.search("quota", question, "hybrid", 4)]
+    assert first[1.0] == [3, 2, 1, 0]  # as dense search ranks
+    assert first[0.0][0] == 1  # "quota" twice in a short text: BM25's best
+    assert first[0.5][0] == 3  # hydro says "quota" and means the question
