@@ -44,3 +44,10 @@ def test_a_switch_reads_the_usual_words_for_on_and_off():
         assert Settings.from_env({"RAG_ANSWER_WINDOWS": off}).answer_windows is False
     for on in ("1", "TRUE", "yes", "on"):
         assert Settings.from_env({"RAG_ANSWER_WINDOWS": on}).answer_windows is True
+
+
+def test_the_hybrid_weight_default_is_the_searchs_own():
+    from rag.search.hybrid import DENSE_WEIGHT
+
+    assert Settings().hybrid_weight == DENSE_WEIGHT == 0.5
+    assert Settings.from_env({"RAG_HYBRID_WEIGHT": "0.7"}).hybrid_weight == 0.7
