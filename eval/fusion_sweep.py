@@ -9,7 +9,7 @@ builds; every fusion is then replayed from them and scored as ``rag eval`` score
 
 Besides each ranking alone: reciprocal rank fusion (k=60, ties to the ranking that chose more
 decisively), what hybrid search used until 2026-12-02, and ``standardised``, which is
-``rag.search.hybrid.fuse_scores`` at each weight of meaning in ``--weights``.
+``rag.search.hybrid.fuse_hybrid`` at each weight of meaning in ``--weights``.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from tqdm import tqdm
 
 from rag.answer.multilingual import latin_part
 from rag.config import Settings
-from rag.search.hybrid import fuse_scores
+from rag.search.hybrid import fuse_hybrid
 from rag.service.lifecycle import load_embedder, open_engine
 
 from . import metrics
-from .run import RANK_DEPTH, RETRIEVAL_TOP_K, EvalOptions, _suites
+from .run import RANK_DEPTH, RETRIEVAL_TOP_K, EvalOptions, _suites, suite_settings
 
 RRF_K = 60
 
@@ -53,12 +53,8 @@ def reciprocal_rank_fusion(dense: tuple[np.ndarray, np.ndarray], lexical: tuple[
 
 def standardised_fusion(dense: tuple[np.ndarray, np.ndarray], lexical: tuple[np.ndarray, np.ndarray],
                         weight: float, depth: int) -> list[int]:
-    """``fuse_scores`` with the floors ``Retriever.search`` gives it."""
-    if not len(lexical[0]):
-        return dense[0].tolist()
-    floor = float(lexical[1].min()) if len(lexical[0]) >= depth else 0.0
-    fused = fuse_scores([(*dense, float(dense[1].min())), (*lexical, floor)], [weight, 1.0 - weight])
-    return sorted(fused, key=lambda doc: (-fused[doc], doc))
+    """The order ``Retriever.search`` gives at this weight of meaning."""
+    return [doc for doc, _ in fuse_hybrid(dense, lexical, depth, weight)]
 
 
 def rankings(options: EvalOptions, depth: int) -> dict[str, dict]:
@@ -70,13 +66,10 @@ def rankings(options: EvalOptions, depth: int) -> dict[str, dict]:
         for suite in _suites(options, Path(tmp)):
             if suite.remove_gold:
                 continue
-            suite_settings = settings
-            if suite.seeds is not None:
-                index = suite.seeds.parent / "index"
-                suite_settings = settings.with_(seeds=suite.seeds, index=index, uploads=index / "uploads")
-            engine, _ = open_engine(suite_settings, embedder)
+            engine, _ = open_engine(suite_settings(settings, suite), embedder)
             retriever = engine.retriever
-            keys = [suite.doc_key(p.title, p.source) for p in (engine._passage(i, 0.0) for i in range(retriever.size))]
+            bulletins = [engine.bulletins[c.bulletin_id] for c in engine.index.chunks]
+            keys = [suite.doc_key(b.title, b.source) for b in bulletins]
             rows = []
             for q in tqdm([q for q in suite.questions if q.relevant], desc=suite.name, unit="q", file=sys.stderr):
                 vector = engine.embedder.encode_query(q.text)

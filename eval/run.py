@@ -76,12 +76,8 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
         print(f"rag eval: resuming, {len(journal.done)} scored questions read from {journal.path}", file=sys.stderr)
     with journal, tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         for suite in _suites(options, Path(tmp)):
-            suite_settings = settings
-            if suite.seeds is not None:  # a generated corpus: index it beside it, never in index/
-                index = suite.seeds.parent / "index"
-                suite_settings = settings.with_(seeds=suite.seeds, index=index, uploads=index / "uploads")
             bar = ProgressBar()
-            engine, opened = open_engine(suite_settings, embedder, progress=bar)
+            engine, opened = open_engine(suite_settings(settings, suite), embedder, progress=bar)
             bar.close()
             m = engine.index.manifest
             print(f"{suite.name}: {len(suite.questions)} questions over {m.bulletins} bulletins "
@@ -124,6 +120,14 @@ def run(options: EvalOptions, settings: Settings, embedder=None) -> int:
         print(f"rag eval: citation validity below 100% in {invalid}", file=sys.stderr)
         return 1
     return 0
+
+
+def suite_settings(settings: Settings, suite: datasets.Suite) -> Settings:
+    """The settings a suite is asked with: a generated corpus is indexed beside it, never in index/."""
+    if suite.seeds is None:
+        return settings
+    index = suite.seeds.parent / "index"
+    return settings.with_(seeds=suite.seeds, index=index, uploads=index / "uploads")
 
 
 def _suites(options: EvalOptions, tmp: Path) -> list[datasets.Suite]:

@@ -57,8 +57,8 @@ class Settings:
     top_k: int = 5
     mode: str = "hybrid"
     # Weight of meaning in hybrid search, words the rest (rag/search/hybrid.py): 1 ranks as dense
-    # search does, 0 as BM25 does (but lifted chunks stay in the pool). 0.5, fixed before measuring
-    # (README, "Hybrid fusion").
+    # search does, 0 as BM25 does (chunks BM25 missed follow its matches). 0.5, fixed before
+    # measuring (README, "Hybrid fusion").
     hybrid_weight: float = 0.5
     max_sentences: int = 3
     # None: the model's entry in FITTED_THRESHOLDS. For all-MiniLM-L6-v2, calibrated on an earlier

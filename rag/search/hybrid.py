@@ -64,6 +64,24 @@ def fuse_scores(rankings: list[tuple[np.ndarray, np.ndarray, float]], weights: l
     return dict(zip(docs, fused.tolist()))
 
 
+def fuse_hybrid(dense: tuple[np.ndarray, np.ndarray], lexical: tuple[np.ndarray, np.ndarray], depth: int,
+                dense_weight: float = DENSE_WEIGHT) -> list[tuple[int, float]]:
+    """``(chunk, score)`` best first, as hybrid search ranks the two rankings it fetched ``depth`` deep.
+
+    A chunk one ranking did not reach scores its floor: at most the lowest cosine seen, and no BM25
+    at all unless the BM25 list was cut at ``depth``. With no BM25 match (a question in another
+    script) meaning alone ranks.
+    """
+    (dense_ids, dense_scores), (lexical_ids, lexical_scores) = dense, lexical
+    if not len(lexical_ids):
+        return list(zip(dense_ids.tolist(), dense_scores.tolist()))
+    lexical_floor = float(lexical_scores.min()) if len(lexical_ids) >= depth else 0.0
+    dense_floor = float(dense_scores.min()) if len(dense_ids) else 0.0
+    fused = fuse_scores([(dense_ids, dense_scores, dense_floor), (lexical_ids, lexical_scores, lexical_floor)],
+                        [dense_weight, 1.0 - dense_weight])
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
 class SentenceMatch:
     """Each chunk's best sentence cosine, for the chunks a search found.
 
@@ -177,13 +195,5 @@ class Retriever:
             ids, scores = self.lexical(query, top_k, allowed)
             return list(zip(ids.tolist(), scores.tolist()))
         depth = max(FUSION_DEPTH, top_k)
-        dense_ids, dense_scores = self.dense(query_vector, depth, allowed)
-        lexical_ids, lexical_scores = self.lexical(query, depth, allowed)
-        if not len(lexical_ids):  # no shared word (a question in another script): meaning alone ranks
-            return list(zip(dense_ids[:top_k].tolist(), dense_scores[:top_k].tolist()))
-        # unreached: at most the lowest cosine seen; no BM25 at all unless the list was cut at depth
-        lexical_floor = float(lexical_scores.min()) if len(lexical_ids) >= depth else 0.0
-        fused = fuse_scores([(dense_ids, dense_scores, float(dense_scores.min()) if len(dense_ids) else 0.0),
-                             (lexical_ids, lexical_scores, lexical_floor)],
-                            [self._dense_weight, 1.0 - self._dense_weight])
-        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:top_k]
+        return fuse_hybrid(self.dense(query_vector, depth, allowed), self.lexical(query, depth, allowed), depth,
+                           self._dense_weight)[:top_k]
