@@ -94,6 +94,7 @@ def _row(engine: Engine, suite: datasets.Suite, q, candidates: int, kind: str) -
         cands.append({"score": c.score, "relevance": c.relevance, "dense": c.dense, "lexical": c.lexical,
                       "passage": c.passage, "p": s.probability,
                       "span": text[s.span[0]:s.span[1]] if s.span else None, "span_conf": s.span_confidence,
+                      "span_logit": s.start_logit + s.end_logit,
                       "hit": metrics.contains_answer(text, q.answers) if q.answers else False})
     return {"id": q.id, "answers": list(q.answers), "no_gold": kind != "answerable", "kind": kind,
             "candidates": cands}
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="how many of them also to ask made unanswerable by a swap (those that can be)")
     parser.add_argument("--antonym", type=int, default=500,
                         help="how many of them also to ask with a word turned into its opposite (those that can be)")
+    parser.add_argument("--outside-sample", type=int, default=0, metavar="N",
+                        help="draw only from the questions outside the N that `rag eval --sample N` scores, so "
+                        "that a refusal fitted on these rows is reported on questions it was not fitted on")
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--out", type=Path, help="where to save the scores (with --squad)")
     parser.add_argument("--resume", action="store_true", help="with --squad: go on from OUT.progress.jsonl, "
@@ -190,10 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rag-sweep-") as tmp:
         corpus = Path(tmp) / "corpus"
         questions, keys = datasets.load_squad(args.squad, corpus)
+        if args.outside_sample:
+            reported = {q.id for q in datasets.sample(questions, args.outside_sample)}
+            questions = [q for q in questions if q.id not in reported]
         questions = datasets.sample(questions, args.sample)
         suite = datasets.Suite("squad", str(args.squad), questions, corpus, keys)
         settings = Settings.from_env(seeds=corpus, index=Path(tmp) / "index", answerer="model")
-        options = {k: str(getattr(args, k)) for k in ("squad", "sample", "no_gold", "swapped", "antonym", "candidates")}
+        options = {k: str(getattr(args, k))
+                   for k in ("squad", "sample", "outside_sample", "no_gold", "swapped", "antonym", "candidates")}
         # the corpus is the SQuAD file's, written into a new temporary folder each time
         kept = {k: v for k, v in scored_settings(settings).items() if k not in ("seeds", "index")}
         header = {"options": options, "settings": kept}

@@ -54,3 +54,16 @@ def test_a_stopped_sweep_goes_on_where_it_stopped(tmp_path, monkeypatch):
     assert json.loads(out.read_text()) == full
 
 
+@pytest.mark.slow
+def test_outside_sample_draws_none_of_the_questions_rag_eval_scores(tmp_path):
+    """--outside-sample N: rows for fitting a refusal come from questions other than the N that
+    `rag eval --sample N` reports on, so the held-out figures are not the fitted ones."""
+    squad, out = tmp_path / "squad.json", tmp_path / "sweep.json"
+    squad.write_text(json.dumps(SQUAD), encoding="utf-8")
+    questions, _ = datasets.load_squad(squad, tmp_path / "corpus")
+    reported = {q.id for q in datasets.sample(questions, 1)}
+    assert answer_sweep.main(["--squad", str(squad), "--outside-sample", "1", "--sample", "5", "--no-gold", "0",
+                              "--swapped", "0", "--antonym", "0", "--candidates", "2", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert sorted(r["id"] for r in rows) == sorted(q.id for q in questions if q.id not in reported)
+    assert all("span_logit" in c for r in rows for c in r["candidates"])
