@@ -87,6 +87,19 @@ def test_contains_answer_matches_whole_tokens_in_order():
     assert contains_answer("the market had 2,162 key emitters", ["2,162"])
 
 
+def test_contains_answer_splits_running_text_on_punctuation():
+    """SQuAD-13 answers the engine cited and the old, SQuAD-normalised test missed."""
+    assert contains_answer("education in Australia follows the three-tier model", ["three"])
+    assert contains_answer("first sequenced in 1986\u2014when two Japanese research teams", ["1986"])
+    assert contains_answer("forgiveness is God's alone", ["God"])
+    assert contains_answer("a two-phased system", ["two-phased system"])
+    assert contains_answer("Tesla, you don't understand our American humor.", ["American humor."])
+    assert not contains_answer("growth of 3.5 per cent", ["3"])  # a number is one token
+    assert contains_answer("growth of 3.5 per cent", ["3.5"])
+    assert not contains_answer("in 2019.", ["20"])
+    assert not contains_answer("the three-tier model", ["tier three"])
+
+
 def test_abstention_scores_by_hand():
     abstained = [True, True, False, False, True, False]
     answerable = [False, True, True, True, False, False]
