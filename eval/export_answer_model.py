@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agreement-pairs", type=int, default=800,
                         help="compare int8 with fp32 on the first N validation pairs (fp32 is slow)")
     args = parser.parse_args(argv)
+    if not (args.run / "model.pt").is_file():
+        parser.error(f"--run {args.run}: no model.pt there (a folder eval.train_answer_model wrote)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     import torch
 
     torch.set_num_threads(1)

@@ -39,7 +39,10 @@ def test_the_recipe_trains_resumes_shrinks_and_exports_a_model_that_reads_its_li
     assert train_answer_model.main([*common, "--out", str(small), "--layers", "1", "--init", str(big),
                                     "--skip-batches", "3", "--max-tokens", "48", "--max-sentence-tokens", "30"]) == 0
     assert torch.load(small / "model.pt", weights_only=False)["config"]["skip_batches"] == 3
-    out = tmp_path / "small.onnx"
+    with pytest.raises(SystemExit) as stopped:  # a folder training never finished: said, not a traceback
+        export_answer_model.main(["--run", str(big / "nothing"), "--data", str(data), "--out", str(tmp_path / "x.onnx")])
+    assert stopped.value.code == 2
+    out = tmp_path / "v" / "small.onnx"  # its folder is made
     assert export_answer_model.main(["--run", str(small), "--data", str(data), "--out", str(out),
                                      "--val-pairs", "16", "--agreement-pairs", "16"]) == 0
     model = AnswerModel(out, threads=1)
