@@ -136,8 +136,7 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     and at the default N with its candidates scored one after the other (one worker), and with the
     block-quantised layers run as stored (int8 blocks) instead of this CPU's choice. The settings
     take turns question by question, so that a machine that slows down for a while slows all of
-    them alike. CPU features
-    and threads are reported, as they decide the int8 speed."""
+    them alike. CPU features and threads are reported, as they decide the int8 speed."""
     from rag.answer.model import AnswerModel
     from rag.service.engine import Engine
     from rag.service.lifecycle import open_engine
