@@ -81,10 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, required=True, help="the training folder (model.pt)")
     parser.add_argument("--data", type=Path, required=True, help="the data folder (val.jsonl)")
     parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
-    parser.add_argument("--val-pairs", type=int, help="score the int8 copy on the first N validation pairs")
+    parser.add_argument("--val-pairs", type=int,
+                        help="score the int8 copy on the first N validation pairs (0: write the file only)")
     parser.add_argument("--agreement-pairs", type=int, default=800,
                         help="compare int8 with fp32 on the first N validation pairs (fp32 is slow)")
     args = parser.parse_args(argv)
+    if (args.val_pairs is not None and args.val_pairs < 0) or args.agreement_pairs < 0:
+        parser.error("--val-pairs and --agreement-pairs count pairs: 0 or more")
     if not (args.run / "model.pt").is_file():
         parser.error(f"--run {args.run}: no model.pt there (a folder eval.train_answer_model wrote)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -108,8 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer = load_tokenizer()
         # The fp32 graph is the baseline the int8 one must beat on this CPU, timed in the same run.
         speed = {name: ms_per_batch(AnswerModel(path, threads=1), tokenizer, val[:256])
-                 for name, path in (("fp32", plain), ("int8", reduced))}
+                 for name, path in (("fp32", plain), ("int8", reduced))} if val else {}
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    if not val:  # a file written to be measured elsewhere (e.g. a weight average, in the engine)
+        figures = {"bytes": args.out.stat().st_size, "train": state["config"]}
+        write_json_atomic(args.run / "export.json", figures)
+        print(json.dumps(figures, indent=2))
+        return 0
     fp32 = predict(model, tokenizer, val[:args.agreement_pairs], limits=limits)
     onnx_model = AnswerModel(args.out, threads=1, span_threshold=0.0)
     t0 = time.perf_counter()
@@ -124,11 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         int8 += decode(answer, start, end, encoded, 0.0)
     ms_per_8 = (time.perf_counter() - t0) * 1000 / max(1, -(-len(val) // 8))
     p32, p8 = np.array([s.probability for s in fp32]), np.array([s.probability for s in int8[:len(fp32)]])
-    figures = {
-        "int8": validation_metrics(val, int8), "agreement_pairs": len(fp32),
+    agreement = {
         "probability_max_abs_diff": float(np.abs(p32 - p8).max()),
         "probability_correlation": float(np.corrcoef(p32, p8)[0, 1]),
         "same_span": float(np.mean([a.span == b.span for a, b in zip(fp32, int8)])),
+    } if len(fp32) > 1 else {}
+    figures = {
+        "int8": validation_metrics(val, int8), "agreement_pairs": len(fp32), **agreement,
         "int8_ms_per_8_pairs_1_thread": round(ms_per_8, 1),
         "ms_per_8_pairs_1_thread_first_256": speed, "cpu_features": cpu_features(),
         "bytes": args.out.stat().st_size, "train": state["config"],
