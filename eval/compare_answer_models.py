@@ -3,8 +3,11 @@ ships: each model's refusal refitted the shipped way on its own held-out rows, "
 every set, and the paired difference given with a bootstrap interval.
 
 Why: "right" moves by a few tenths of a point between versions, which on 500 questions is one or
-two answers; the interval says whether a difference is more than the draw of questions. Numpy and
-the rows only (``eval.answer_sweep --out`` and ``--own --out``), nothing loaded.
+two answers; the interval says whether a difference is more than the draw of questions. It does not
+say whether it is more than the draw of a training run: versions 17 and 19, one recipe run twice,
+differ by -1.5 [-2.5, -0.5] points on SQuAD-13 (rag/models/MODEL_CARD.md, "Version 19"), so a
+recipe is judged on two runs or more. Numpy and the rows only (``eval.answer_sweep --out`` and
+``--own --out``), nothing loaded.
 
     python -m eval.compare_answer_models --a v8-val.json v8-squad.json v8-own.json \\
         --b v17-val.json v17-squad.json v17-own.json --names held-out,SQuAD-13,own
