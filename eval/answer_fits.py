@@ -85,11 +85,13 @@ def fit_logistic(x, y, l2: float = 1e-2, steps: int = 50):
 
 def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend: float,
                       kinds: tuple[str, ...] = REFUSE_KINDS, report_kinds: tuple[str, ...] = KINDS[1:],
-                      feature_names: tuple[str, ...] = ABSTENTION_FEATURES) -> dict:
+                      feature_names: tuple[str, ...] = ABSTENTION_FEATURES, stored_rate: float = 0.10) -> dict:
     """The refusal score over ``feature_names`` learned on ``fit_rows`` (answerable against the
     unanswerable ``kinds``) and, on both sets, its AUC and refusals at 10% false refusals next to the
     best answer logit alone (over ``kinds``), with the refusals of each of ``report_kinds`` at that
-    threshold."""
+    threshold. The calibration it returns refuses ``stored_rate`` of the fit rows' answerable
+    questions: a new model can be put at the operating point the shipped one has, so that a
+    comparison measures the model and not a different trade between the two kinds of error."""
     import numpy as np
 
     fitted_kinds = ("answerable", *kinds)
@@ -119,7 +121,7 @@ def abstention_report(fit_rows: list[dict], test_rows: list[dict], n: int, blend
                               features=tuple(feature_names))
     engine_scores = [calibration.confidence([c["p"] for c in r["candidates"][:n]], chosen(r["candidates"][:n], blend))
                      for r in fit if kind_of(r) == "answerable" and r["candidates"]]
-    out["calibration"] = replace(calibration, threshold=engine_threshold(engine_scores, 0.10)).metadata()
+    out["calibration"] = replace(calibration, threshold=engine_threshold(engine_scores, stored_rate)).metadata()
     return out
 
 

@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-calibration", type=Path, metavar="ONNX",
                         help="with --fit-abstention: store the blend, the learned refusal and its threshold in "
                         "this model file (the model the rows were scored with), where the engine reads them")
+    parser.add_argument("--stored-false-refusals", type=float, default=0.10, metavar="RATE",
+                        help="with --write-calibration: the share of the --rows' answerable questions the stored "
+                        "threshold refuses (default 0.10; version 21: 0.114, version 8's share in the engine)")
     args = parser.parse_args(argv)
     if args.fit_ranking or args.fit_abstention:
         if args.rows is None or args.test_rows is None:
@@ -165,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             names = tuple(f for f in args.refusal_features.split(",") if f)
             if not names or set(names) - set(REFUSAL_FEATURES):
                 parser.error(f"--refusal-features: a comma-separated choice of {', '.join(REFUSAL_FEATURES)}")
-            fitted = abstention_report(fit, test, int(n), float(blend), kinds, feature_names=names)
+            if not 0.0 <= args.stored_false_refusals < 1.0:
+                parser.error("--stored-false-refusals: a share from 0 to below 1, such as 0.10")
+            fitted = abstention_report(fit, test, int(n), float(blend), kinds, feature_names=names,
+                                       stored_rate=args.stored_false_refusals)
             print(json.dumps(fitted, indent=1))
             if args.write_calibration is not None:
                 from .export_answer_model import stamp

@@ -80,3 +80,22 @@ def test_the_engine_threshold_lies_between_the_last_refused_and_the_first_kept_c
     t = answer_fits.engine_threshold(scores, 0.5)  # the two closest scores still fall either side
     assert 0.480568 < t <= 0.48057 and sum(s < t for s in scores) == 5
     assert answer_fits.engine_threshold(scores, 0.0) == 0.1 and answer_fits.engine_threshold([], 0.1) == 0.0
+
+
+def test_a_stored_rate_puts_the_threshold_at_that_share_of_the_fits_answerable_questions():
+    """``stored_rate`` moves only the threshold: the weights are the 10% fit's, and the engine's
+    confidence refuses the asked share (version 21 is stored at version 8's 11.4%)."""
+    from rag.answer.calibration import Calibration
+
+    rng = random.Random(0)
+    rows = _rows("answerable", 500, 0.7, 0.65, rng) + _rows("removed", 200, 0.2, 0.45, rng)
+    names = ("best_logit", "relevance")
+    default = answer_fits.abstention_report(rows, rows, 2, 8.0, kinds=("removed",), feature_names=names)
+    moved = answer_fits.abstention_report(rows, rows, 2, 8.0, kinds=("removed",), feature_names=names,
+                                          stored_rate=0.114)
+    assert moved["weights"] == default["weights"] and moved["bias"] == default["bias"]
+    calibration = Calibration.from_metadata(moved["calibration"])
+    confidences = [calibration.confidence([c["p"] for c in r["candidates"]], r["candidates"][0])
+                   for r in rows if r["kind"] == "answerable"]
+    assert sum(c < calibration.threshold for c in confidences) == 57
+    assert calibration.threshold > Calibration.from_metadata(default["calibration"]).threshold
