@@ -1,10 +1,11 @@
 """The OpenAI chat-completions protocol over /chat: ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
 Clients that speak the protocol (the ``openai`` SDKs, Open WebUI, LibreChat, agent frameworks) get the same
-extractive answer as /chat: its ``[n]`` markers and a short "Sources" list in the message content, and the full
-citation objects in a ``citations`` field beside it, which such clients ignore. Sampling parameters mean
-nothing to an extractive answer and are ignored; parameters that would change what comes back (tools, several
-choices, JSON output, log probabilities, audio) are refused in the protocol's error shape.
+extractive answer as /chat: its short answer, its ``[n]`` markers and a short "Sources" list in the message
+content, and the full citation objects in a ``citations`` field beside it, which such clients ignore.
+Sampling parameters mean nothing to an extractive answer and are ignored; parameters that would change what
+comes back (tools, several choices, JSON output, log probabilities, audio) are refused in the protocol's
+error shape.
 """
 
 import json
@@ -162,8 +163,8 @@ def _text_of(content: str | list[ContentPart] | None, i: int) -> str:
 # ---- the answer as the protocol's message --------------------------------------------------------------------
 
 def answer_content(answer: ChatAnswer) -> str:
-    """The assistant message: the answer with its [n] markers and a short list of sources, or an abstention
-    said in words."""
+    """The assistant message: the short answer (when the engine found one), the answer with its [n]
+    markers and a short list of sources; or an abstention said in words."""
     if answer.abstained:
         text = f"The bulletins don't say. None of them answers: {answer.searched_question or answer.question}"
         titles = list(dict.fromkeys(p.title for p in answer.passages))[:3]
@@ -171,7 +172,9 @@ def answer_content(answer: ChatAnswer) -> str:
             text += "\n\nClosest bulletins:\n" + "\n".join(f"- {t}" for t in titles)
         return text
     sources = [f"[{c.n}] {c.title} ({c.source}, characters {c.char_start}-{c.char_end})" for c in answer.citations]
-    return answer.answer + ("\n\nSources:\n" + "\n".join(sources) if sources else "")
+    # The short answer first, as the page shows it: a chat shows the reply's first line before the rest.
+    short = f"Short answer: {answer.span}\n\n" if answer.span else ""
+    return short + answer.answer + ("\n\nSources:\n" + "\n".join(sources) if sources else "")
 
 
 def _usage(body: CompletionRequest, content: str) -> dict:
@@ -188,7 +191,7 @@ def _citations(answer: ChatAnswer) -> list[dict]:
 
 def _extras(answer: ChatAnswer) -> dict:
     """Fields beside the protocol's own, ignored by its clients."""
-    return {"citations": _citations(answer), "abstained": answer.abstained,
+    return {"citations": _citations(answer), "abstained": answer.abstained, "short_answer": answer.span,
             "confidence": answer.confidence, "searched_question": answer.searched_question}
 
 

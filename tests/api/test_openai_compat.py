@@ -66,6 +66,9 @@ def test_a_cited_answer_with_the_real_client(client, engine):
     assert message.role == "assistant" and completion.choices[0].finish_reason == "stop"
     assert "Interlaken" in message.content and "[1]" in message.content
     assert "\n\nSources:\n[1] " in message.content
+    short = completion.model_extra["short_answer"]
+    assert short and "Interlaken" in short, short
+    assert message.content.startswith(f"Short answer: {short}\n\n")  # a chat shows the first line first
     citations = completion.model_extra["citations"]
     assert message.model_extra["citations"] == citations
     assert_citations_slice_back(engine, citations)
