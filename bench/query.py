@@ -133,8 +133,9 @@ def repeated_questions(engine, questions: list[str]) -> dict:
 def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, candidates: list[int]) -> dict:
     """Engine.ask with the heuristic answerer (the baseline) and with the answer model scoring N
     candidate sentences, for each N: the model's cost against its quality figures in the README;
-    and at the default N with its candidates scored one after the other (one worker), and with the
-    block-quantised layers run as stored (int8 blocks) instead of this CPU's choice. The settings
+    and at the default N with its candidates scored one after the other (one worker), with the
+    block-quantised layers run as stored (int8 blocks) instead of this CPU's choice, and with ONNX
+    Runtime's fused layer norms and GELUs instead of the split ones (rag/encode/split_fusions.py). The settings
     take turns question by question, so that a machine that slows down for a while slows all of
     them alike. CPU features and threads are reported, as they decide the int8 speed."""
     from rag.answer.model import AnswerModel
@@ -147,6 +148,7 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     serial = AnswerModel(model.path, settings.query_threads, blocks=model.blocks, workers=1)
     # the block-quantised layers as stored, against this CPU's choice (rag/encode/block_matmul.py)
     other = AnswerModel(model.path, settings.query_threads, blocks="int8", workers=model.workers)
+    fused = AnswerModel(model.path, settings.query_threads, blocks=model.blocks, workers=model.workers, split=False)
 
     def engine_with(n_candidates: int, answer_model) -> Engine:
         return Engine(engine.settings.with_(answer_candidates=n_candidates), engine.embedder,
@@ -157,6 +159,7 @@ def answer_curve(settings: Settings, questions: list[str], n: int, warmup: int, 
     if model.workers > 1:
         runs[f"model N={default_n}, one worker"] = (engine_with(default_n, serial), "model")
     runs[f"model N={default_n}, block layers {other.blocks}"] = (engine_with(default_n, other), "model")
+    runs[f"model N={default_n}, fused kernels"] = (engine_with(default_n, fused), "model")
     for current, answerer in runs.values():
         for q in questions[:warmup]:
             current.ask(q, answerer=answerer)

@@ -72,14 +72,15 @@ class AnswerModel:
 
     def __init__(self, path: Path | str = MODEL_FILE, threads: int = 1, span_threshold: float = 0.1,
                  blocks: str | None = None, workers: int = 1, cache_dir: Path | None = None,
-                 windows: bool = True):
+                 windows: bool = True, split: bool = True):
         """``threads``: each call's own pool; ``workers``: candidates scored at once, one call each
         (``score``); ``windows``: read a sentence longer than the model's limit in windows
         (``sentence_windows``), not only its start; ``blocks``: how the 8-bit block-quantised
         feed-forward down-projections run (rag/encode/block_matmul.py): "int8" as stored, "float",
         or "per-channel"; None: per channel where the CPU has int8 dot products, in float where it
         has not, the faster of the two on each (``BLOCKS_BY_CPU``); ``cache_dir``: where a
-        rewritten copy is made once (``cpu_session``)."""
+        rewritten copy is made once (``cpu_session``); ``split``: its fused layer norms and GELUs
+        run as standard operators, the faster kernels (rag/encode/split_fusions.py)."""
         from rag.encode.cpu import has_int8_dot_product
         from rag.encode.onnx_backend import cpu_session  # onnxruntime loads with the model, not at import
 
@@ -90,7 +91,7 @@ class AnswerModel:
             fix = "reinstall the package" if path == MODEL_FILE else "check RAG_ANSWER_MODEL"
             raise IndexStateError(f"the answer model {path} is missing: {fix} or set RAG_ANSWERER=heuristic")
         self.blocks = BLOCKS_BY_CPU[has_int8_dot_product()] if blocks is None else blocks
-        self._session = cpu_session(path, threads, self.blocks, cache_dir)
+        self._session = cpu_session(path, threads, self.blocks, cache_dir, split=split)
         self._inputs = {i.name for i in self._session.get_inputs()}
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.limits = InputLimits.from_metadata(metadata)

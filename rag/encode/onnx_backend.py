@@ -79,12 +79,14 @@ def cached(model_path: str, cache_dir: Path) -> tuple[Path, Path] | None:
 BLOCK_LAYERS = ("int8", "float", "per-channel")  # how 8-bit block layers run: as stored, or block_matmul.REWRITES
 
 
-def cpu_session(path: Path, threads: int, blocks: str = "int8", cache_dir: Path | None = None):
+def cpu_session(path: Path, threads: int, blocks: str = "int8", cache_dir: Path | None = None,
+                split: bool = False):
     """An ONNX Runtime session on the CPU with ``threads`` intra-op threads that do not spin;
     ``blocks``: how its 8-bit block-quantised layers run (``BLOCK_LAYERS``): as stored, in float
     (for CPUs without int8 dot products: ``cpu.has_int8_dot_product``) or per channel
-    (``block_matmul``), the rewrites from a copy made once in ``cache_dir`` (default: a folder in
-    the system's temporary directory)."""
+    (``block_matmul``); ``split``: its fused layer norms and GELUs split into faster standard
+    operators (``split_fusions``); the rewrites from copies made once in ``cache_dir`` (default: a
+    folder in the system's temporary directory)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -103,7 +105,17 @@ def cpu_session(path: Path, threads: int, blocks: str = "int8", cache_dir: Path 
         except OSError as exc:  # a read-only cache: the shipped graph still answers, a little slower
             log.warning("cannot write the %s copy of %s (%s); running its block layers as stored",
                         blocks, path, exc.strerror or exc)
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    disabled = []
+    if split:
+        from rag.encode.split_fusions import REFUSIONS, split_copy
+
+        try:
+            path, disabled = split_copy(path, cache_dir or DEFAULT_CACHE), list(REFUSIONS)
+        except OSError as exc:
+            log.warning("cannot write the split copy of %s (%s); running its fused kernels",
+                        path, exc.strerror or exc)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=disabled)
 
 class OnnxEncoder:
     """Runs an ONNX copy with the model's own tokenizer (``tokenizer.json``) and maximum length.

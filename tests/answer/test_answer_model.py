@@ -63,12 +63,29 @@ def test_the_block_layers_rewritten_give_the_same_answers(blocks, tmp_path):
     contexts = ["Climate policy"] * 3
     as_shipped = AnswerModel(threads=1, blocks="int8", cache_dir=tmp_path)
     rewritten = AnswerModel(threads=1, blocks=blocks, cache_dir=tmp_path)
-    assert [p.name.endswith(f".{blocks}-blocks.onnx") for p in tmp_path.iterdir()] == [True]  # made once, there
+    copies = [p.name for p in tmp_path.iterdir()]  # made once, there; both graphs then split (split_fusions)
+    assert sum(n.endswith(f".{blocks}-blocks.onnx") for n in copies) == 1
+    assert sum(n.endswith(".split-fusions.onnx") for n in copies) == 2 == len(copies) - 1
     assert (rewritten.calibration, rewritten.limits) == (as_shipped.calibration, as_shipped.limits)
     a, b = as_shipped.score(QUESTION, contexts, sentences), rewritten.score(QUESTION, contexts, sentences)
     assert [s.span for s in a] == [s.span for s in b]
     assert [s.probability > 0.5 for s in a] == [s.probability > 0.5 for s in b] == [True, False, False]
     assert np.allclose([s.probability for s in a], [s.probability for s in b], atol=0.05)
+
+
+def test_split_kernels_give_the_answers_of_the_fused_ones(model, tmp_path):
+    """The served session runs ONNX Runtime's fused layer norms and GELUs as standard operators
+    (rag/encode/split_fusions.py, for speed): the same arithmetic, so the same verdicts and spans and
+    near the same probabilities as the fused graph."""
+    sentences = [ANSWER_SENTENCE, UNRELATED, LONG_SENTENCE, "The rules were first drafted by the ministry in 2019."]
+    contexts = ["Climate policy"] * 4
+    fused = AnswerModel(threads=1, blocks=model.blocks, cache_dir=tmp_path, split=False)
+    split = AnswerModel(threads=1, blocks=model.blocks, cache_dir=tmp_path)
+    assert any(p.name.endswith(".split-fusions.onnx") for p in tmp_path.iterdir())
+    a, b = fused.score(QUESTION, contexts, sentences), split.score(QUESTION, contexts, sentences)
+    assert [s.span for s in a] == [s.span for s in b]
+    assert [s.probability > 0.5 for s in a] == [s.probability > 0.5 for s in b]
+    assert np.allclose([s.probability for s in a], [s.probability for s in b], atol=0.02)
 
 
 def test_the_cpu_chooses_how_the_block_layers_run(model):
