@@ -80,7 +80,10 @@ def split_copy(source: Path, cache_dir: Path) -> Path:
     log.info("writing %s: %s with its fused layer norms and GELUs split, once", target, source)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     write_atomic(target, model.SerializeToString())
-    for stale in Path(cache_dir).glob(f"{Path(source).stem}.*.{SUFFIX}"):
-        if stale != target:  # an earlier version of the same file: a new model replaces its copy
+    # Copies of earlier versions of the same model go: its name's first part, since ``source`` is
+    # itself often a copy whose name carries its own key (block_matmul's), which a new model changes.
+    model_name = Path(source).name.split(".")[0]
+    for stale in Path(cache_dir).glob(f"{model_name}.*.{SUFFIX}"):
+        if stale != target:
             stale.unlink(missing_ok=True)
     return target

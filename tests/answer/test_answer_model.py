@@ -63,9 +63,10 @@ def test_the_block_layers_rewritten_give_the_same_answers(blocks, tmp_path):
     contexts = ["Climate policy"] * 3
     as_shipped = AnswerModel(threads=1, blocks="int8", cache_dir=tmp_path)
     rewritten = AnswerModel(threads=1, blocks=blocks, cache_dir=tmp_path)
-    copies = [p.name for p in tmp_path.iterdir()]  # made once, there; both graphs then split (split_fusions)
+    copies = [p.name for p in tmp_path.iterdir()]  # made once, there, then split (split_fusions)
     assert sum(n.endswith(f".{blocks}-blocks.onnx") for n in copies) == 1
-    assert sum(n.endswith(".split-fusions.onnx") for n in copies) == 2 == len(copies) - 1
+    split = [n for n in copies if n.endswith(".split-fusions.onnx")]  # the latest model's only
+    assert len(split) == 1 and f".{blocks}-blocks." in split[0]
     assert (rewritten.calibration, rewritten.limits) == (as_shipped.calibration, as_shipped.limits)
     a, b = as_shipped.score(QUESTION, contexts, sentences), rewritten.score(QUESTION, contexts, sentences)
     assert [s.span for s in a] == [s.span for s in b]

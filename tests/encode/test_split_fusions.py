@@ -71,6 +71,13 @@ def test_the_session_keeps_the_pieces_apart_and_the_copy_is_made_once(tmp_path, 
     assert copy.parent == cache and copy.name.endswith(".split-fusions.onnx")
     stamp = copy.stat().st_mtime_ns
     assert split_copy(path, cache) == copy and copy.stat().st_mtime_ns == stamp  # reused, not rewritten
+    newer = tmp_path / "fused.3f2a.per-channel-blocks.onnx"  # a new version, as another copy names it
+    model = onnx.load(str(path))
+    model.graph.node[0].name = "gelu-v2"
+    onnx.save(model, str(newer))
+    replaced = split_copy(newer, cache)
+    assert sorted(p.name for p in cache.iterdir()) == [replaced.name]  # it replaces the old one
+    copy = split_copy(path, cache)
 
     class Profiled(ort.SessionOptions):  # the options cpu_session makes, with its profile on
         def __init__(self):
