@@ -150,6 +150,45 @@ def engine_threshold(confidences: list[float], rate: float) -> float:
     return high
 
 
+def threshold_curve(fit_rows: list[dict], test_rows: list[dict], calibration: Calibration, n: int,
+                    shares: tuple[float, ...] = (0.02, 0.04, 0.06, 0.08, 0.10),
+                    thresholds: tuple[float, ...] = ()) -> list[dict]:
+    """A stored refusal (``calibration``: its weights and blend, the threshold moved) at thresholds
+    that refuse each of ``shares`` of ``fit_rows``' answerable questions, and at ``thresholds``
+    themselves (the stored one, say), with on both sets the
+    answerable questions refused, answered with a gold answer in the chosen candidate (hit@1) or
+    in any of the N read (hit), and each unanswerable kind refused: how far the threshold trades
+    one of the issue's targets for another (the engine's hit also counts support sentences)."""
+    def scored(rows):
+        out = []
+        for r in rows:
+            cands = r["candidates"][:n]
+            confidence = (calibration.confidence([c["p"] for c in cands], chosen(cands, calibration.heuristic_weight))
+                          if cands else 0.0)
+            best = chosen(cands, calibration.heuristic_weight) if cands else None
+            out.append((kind_of(r), confidence, bool(best and best["hit"]), any(c["hit"] for c in cands)))
+        return out
+
+    fit, test = scored(fit_rows), scored(test_rows)
+    answerable = [c for k, c, *_ in fit if k == "answerable"]
+    curve = []
+    points = [(engine_threshold(answerable, share), share) for share in shares]
+    points += [(t, _mean([c < t for c in answerable])) for t in thresholds]
+    for threshold, share in points:
+        point = {"fit_false_refusals": round(share, 4), "threshold": round(threshold, 4)}
+        for name, rows in (("fit", fit), ("test", test)):
+            asked = [(c, h1, h) for k, c, h1, h in rows if k == "answerable"]
+            point[name] = {"false_refusals": round(_mean([c < threshold for c, _, _ in asked]), 4),
+                           "hit@1": round(_mean([c >= threshold and h1 for c, h1, _ in asked]), 4),
+                           "hit": round(_mean([c >= threshold and h for c, _, h in asked]), 4)}
+            for kind in KINDS[1:]:
+                refused = [c < threshold for k, c, *_ in rows if k == kind]
+                if refused:
+                    point[name][f"refused_{kind}"] = round(_mean(refused), 4)
+        curve.append(point)
+    return curve
+
+
 BLEND = Calibration().heuristic_weight  # the fixed blend a learned ranker must beat
 RANKING_FEATURES = ("model logit", "heuristic score", "dense", "lexical", "passage")
 

@@ -53,8 +53,24 @@ from .answer_fits import (
     coverage_report,
     ranking_report,
     report,
+    threshold_curve,
 )
 from .journal import Journal, scored_settings
+
+
+def stored_curve(model_file: Path, fit_path: Path, test_path: Path) -> dict:
+    """``threshold_curve`` for the refusal stored in ``model_file``, at the N the engine reads and
+    at the stored threshold itself."""
+    import onnx
+
+    from rag.answer.calibration import Calibration
+
+    metadata = {p.key: p.value for p in onnx.load(str(model_file), load_external_data=False).metadata_props}
+    calibration = Calibration.from_metadata(metadata)
+    fit, test = (json.loads(path.read_text(encoding="utf-8")) for path in (fit_path, test_path))
+    n = Settings().answer_candidates
+    return {"model": str(model_file), "n": n, "calibration": calibration.metadata(),
+            "curve": threshold_curve(fit, test, calibration, n, thresholds=(calibration.threshold,))}
 
 
 def collect(engine: Engine, suite: datasets.Suite, questions, candidates: int, kind: str,
@@ -138,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
                         "rows and report it on --test-rows too")
     parser.add_argument("--fit-ranking", type=int, metavar="N", help="with --rows: learn how to rank N candidates "
                         "on those rows and report it on --test-rows too")
-    parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-*")
+    parser.add_argument("--test-rows", type=Path, help="scores of another question set, for --fit-* and "
+                        "--threshold-curve")
+    parser.add_argument("--threshold-curve", type=Path, metavar="ONNX", help="with --rows and --test-rows: "
+                        "this model file's stored refusal at thresholds refusing 2-10%% of the --rows' answerable "
+                        "questions and at its own, with hit, hit@1 and each unanswerable kind refused on both sets")
     parser.add_argument("--by-coverage", action="store_true", help="with --rows: the model's median probability "
                         "for the answer sentence by how much of the question's rare words it says")
     parser.add_argument("--refuse-kinds", default=",".join(REFUSE_KINDS),
@@ -154,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --write-calibration: the share of the --rows' answerable questions the stored "
                         "threshold refuses (default 0.10; version 21: 0.114, version 8's share in the engine)")
     args = parser.parse_args(argv)
+    if args.threshold_curve is not None:
+        if args.rows is None or args.test_rows is None:
+            parser.error("--threshold-curve needs --rows and --test-rows")
+        print(json.dumps(stored_curve(args.threshold_curve, args.rows, args.test_rows), indent=1))
+        return 0
     if args.fit_ranking or args.fit_abstention:
         if args.rows is None or args.test_rows is None:
             parser.error("--fit-ranking and --fit-abstention need --rows and --test-rows")

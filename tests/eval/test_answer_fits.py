@@ -99,3 +99,27 @@ def test_a_stored_rate_puts_the_threshold_at_that_share_of_the_fits_answerable_q
                    for r in rows if r["kind"] == "answerable"]
     assert sum(c < calibration.threshold for c in confidences) == 57
     assert calibration.threshold > Calibration.from_metadata(default["calibration"]).threshold
+
+
+def test_the_threshold_curve_trades_false_refusals_for_refused_unanswerable_questions():
+    """``threshold_curve``: each point refuses its share of the fit's answerable questions, a higher
+    threshold refuses more of both kinds and answers fewer, and the stored threshold's own point
+    reports the share it refuses."""
+    from rag.answer.calibration import Calibration
+
+    rng = random.Random(1)
+    rows = _rows("answerable", 400, 0.7, 0.65, rng) + _rows("removed", 200, 0.2, 0.45, rng)
+    for r in rows[:300]:
+        r["candidates"][0]["hit"] = True  # three quarters of the answerable questions find their answer
+    calibration = Calibration(8.0, (0.6, 5.0), -3.5, 0.4, features=("best_logit", "relevance"))
+    curve = answer_fits.threshold_curve(rows, rows, calibration, 2, shares=(0.02, 0.1), thresholds=(0.4,))
+    assert [p["fit"]["false_refusals"] for p in curve[:2]] == [0.02, 0.1]
+    low, high, stored = curve
+    assert low["threshold"] < high["threshold"]
+    assert low["fit"]["refused_removed"] <= high["fit"]["refused_removed"]
+    assert low["fit"]["hit"] >= high["fit"]["hit"] and high["fit"]["hit"] <= 0.75
+    confidences = [calibration.confidence([c["p"] for c in r["candidates"]], r["candidates"][0])
+                   for r in rows if r["kind"] == "answerable"]
+    assert stored["threshold"] == 0.4
+    assert stored["fit_false_refusals"] == round(sum(c < 0.4 for c in confidences) / 400, 4)
+    assert stored["test"] == stored["fit"]  # the same rows on both sides
