@@ -27,13 +27,16 @@ def split_fusions(model) -> int:
     """Rewrite ``model``'s (an ``onnx.ModelProto``) ``SkipLayerNormalization`` and ``BiasGelu`` nodes
     in place as the standard operators they fuse; how many it rewrote.
 
-    A layer norm whose fused node also outputs its mean or variance (training graphs) is left fused;
-    its fourth output, the input-skip-bias sum, is kept under its name."""
+    A layer norm whose fused node also outputs its mean or variance (training graphs) is left fused,
+    and so are all of them in a graph older than opset 17, which has no ``LayerNormalization``; the
+    fourth output, the input-skip-bias sum, is kept under its name."""
     from onnx import helper
 
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     graph, nodes, rewritten = model.graph, [], 0
     for node in graph.node:
-        if node.domain == "com.microsoft" and node.op_type == "SkipLayerNormalization" and not any(node.output[1:3]):
+        if (node.domain == "com.microsoft" and node.op_type == "SkipLayerNormalization" and opset >= 17
+                and not any(node.output[1:3])):
             x, skip, gamma = node.input[:3]
             beta, bias = (list(node.input[3:5]) + ["", ""])[:2]
             epsilon = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "epsilon"), 1e-12)

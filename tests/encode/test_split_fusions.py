@@ -11,7 +11,7 @@ ort = pytest.importorskip("onnxruntime")
 HIDDEN = 16
 
 
-def fused_block(tmp_path) -> tuple:
+def fused_block(tmp_path, opset: int = 17) -> tuple:
     """A residual block as the BERT optimiser leaves it: bias + GELU, then skip + bias + layer norm."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -30,7 +30,7 @@ def fused_block(tmp_path) -> tuple:
          helper.make_tensor_value_info("skip", TensorProto.FLOAT, tensor)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, tensor)],
         [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)])
     path = tmp_path / "fused.onnx"
     onnx.save(model, str(path))
     return model, path
@@ -120,3 +120,12 @@ def test_a_cache_that_cannot_be_written_runs_the_fused_kernels(tmp_path, caplog)
     assert "cannot write the split copy" in caplog.text
     x = np.ones((1, 2, HIDDEN), dtype=np.float32)
     assert run(session, x, x).shape == (1, 2, HIDDEN)
+
+
+def test_a_graph_older_than_opset_17_keeps_its_fused_layer_norms(tmp_path):
+    """``LayerNormalization`` came with opset 17: in an older graph only the GELUs are split."""
+    from rag.encode.split_fusions import split_fusions
+
+    model, _ = fused_block(tmp_path, opset=13)
+    assert split_fusions(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["Add", "Gelu", "SkipLayerNormalization"]
