@@ -163,9 +163,8 @@ def threshold_curve(fit_rows: list[dict], test_rows: list[dict], calibration: Ca
         out = []
         for r in rows:
             cands = r["candidates"][:n]
-            confidence = (calibration.confidence([c["p"] for c in cands], chosen(cands, calibration.heuristic_weight))
-                          if cands else 0.0)
             best = chosen(cands, calibration.heuristic_weight) if cands else None
+            confidence = calibration.confidence([c["p"] for c in cands], best) if cands else 0.0
             out.append((kind_of(r), confidence, bool(best and best["hit"]), any(c["hit"] for c in cands)))
         return out
 

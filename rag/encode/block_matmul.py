@@ -23,14 +23,11 @@ path. Two rewrites, each made once into a cached file (``block_copy``):
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
 COPY_VERSION = 1  # bump when a rewrite changes: cached copies are keyed by it
 REWRITES = ("float", "per-channel")
 
@@ -42,38 +39,22 @@ def float_copy(source: Path, cache_dir: Path) -> Path:
 
 def block_copy(source: Path, cache_dir: Path, rewrite: str) -> Path:
     """``source`` with its 8-bit block layers rewritten (``rewrite``, one of ``REWRITES``), as a file
-    in ``cache_dir`` made once and written atomically; ``source`` itself when it has none.
-
-    A file, not bytes in memory: a session read from a path took 66 MB where one built from the
-    rewritten model's bytes kept 147 MB (the parsed and serialised copies stay in the heap).
-    """
-    import onnx
-
-    from rag.fileio import write_atomic
+    in ``cache_dir`` made once (``model_copies.cached_copy``); ``source`` itself when it has none."""
+    from rag.encode.model_copies import cached_copy
 
     if rewrite not in REWRITES:
         raise ValueError(f"block layers are rewritten as one of {', '.join(REWRITES)}, not {rewrite!r}")
-    with open(source, "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    key = hashlib.sha256(f"{digest}|onnx {onnx.__version__}|v{COPY_VERSION}".encode()).hexdigest()[:16]
-    suffix = f"{rewrite}-blocks.onnx"
-    target = Path(cache_dir) / f"{Path(source).stem}.{key}.{suffix}"
-    if target.is_file():
-        return target
-    model = onnx.load(str(source))
-    blocks = {n.name for n in model.graph.node if n.op_type == "MatMulNBits"}
-    if not float_block_matmuls(model):
-        return Path(source)
-    if rewrite == "per-channel":
-        model = _per_channel(model, [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name in blocks])
-    log.info("writing %s: %s with its block-quantised layers %s, once", target, source,
-             "in float" if rewrite == "float" else "per channel")
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    write_atomic(target, model.SerializeToString())
-    for stale in Path(cache_dir).glob(f"{Path(source).stem}.*.{suffix}"):
-        if stale != target:  # an earlier version of the same file: a new model replaces its copy
-            stale.unlink(missing_ok=True)
-    return target
+
+    def rewritten(model):
+        blocks = {n.name for n in model.graph.node if n.op_type == "MatMulNBits"}
+        if not float_block_matmuls(model):
+            return None
+        if rewrite == "per-channel":
+            return _per_channel(model, [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name in blocks])
+        return model
+
+    what = "its block-quantised layers " + ("in float" if rewrite == "float" else "per channel")
+    return cached_copy(source, cache_dir, f"{rewrite}-blocks.onnx", COPY_VERSION, rewritten, what)
 
 
 def _per_channel(model, names: list[str]):

@@ -12,11 +12,8 @@ with. The session must not fuse the pieces back (``REFUSIONS``, ``onnx_backend.c
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from pathlib import Path
 
-log = logging.getLogger(__name__)
 COPY_VERSION = 1  # bump when the rewrite changes: cached copies are keyed by it
 SUFFIX = "split-fusions.onnx"
 # ONNX Runtime's optimisers that would fuse the split pieces back when the session loads.
@@ -66,27 +63,10 @@ def split_fusions(model) -> int:
 
 def split_copy(source: Path, cache_dir: Path) -> Path:
     """``source`` with its fused layer norms and GELUs split (``split_fusions``), as a file in
-    ``cache_dir`` made once and written atomically; ``source`` itself when it has none."""
-    import onnx
+    ``cache_dir`` made once (``model_copies.cached_copy``); ``source`` itself when it has none.
+    The copies of the same model's earlier versions are matched by its name's first part, since
+    ``source`` is itself often a copy whose name carries its own key (block_matmul's)."""
+    from rag.encode.model_copies import cached_copy
 
-    from rag.fileio import write_atomic
-
-    with open(source, "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    key = hashlib.sha256(f"{digest}|onnx {onnx.__version__}|v{COPY_VERSION}".encode()).hexdigest()[:16]
-    target = Path(cache_dir) / f"{Path(source).stem}.{key}.{SUFFIX}"
-    if target.is_file():
-        return target
-    model = onnx.load(str(source))
-    if not split_fusions(model):
-        return Path(source)
-    log.info("writing %s: %s with its fused layer norms and GELUs split, once", target, source)
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    write_atomic(target, model.SerializeToString())
-    # Copies of earlier versions of the same model go: its name's first part, since ``source`` is
-    # itself often a copy whose name carries its own key (block_matmul's), which a new model changes.
-    model_name = Path(source).name.split(".")[0]
-    for stale in Path(cache_dir).glob(f"{model_name}.*.{SUFFIX}"):
-        if stale != target:
-            stale.unlink(missing_ok=True)
-    return target
+    return cached_copy(source, cache_dir, SUFFIX, COPY_VERSION, lambda m: m if split_fusions(m) else None,
+                       "its fused layer norms and GELUs split", family=Path(source).name.split(".")[0])
